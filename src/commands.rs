@@ -1,0 +1,121 @@
+//! What each subcommand does: resolve its config, run the library, print a summary.
+
+use std::path::{Path, PathBuf};
+
+use ppml::config::load_toml;
+use ppml::data::{self, DatasetName, DatasetReport, FileCheck};
+use ppml::experiments::train::{self, TrainConfig};
+use ppml::experiments::{RunContext, RunOptions};
+use ppml::progress::Progress;
+use ppml::report::ReportError;
+use ppml::{Error, Result};
+
+use crate::cli::{Cli, Command, CommonArgs, DataCommand, RunCommand};
+
+/// Runs the parsed command.
+pub fn dispatch(cli: Cli) -> Result<()> {
+    let progress = if cli.quiet {
+        Progress::hidden()
+    } else {
+        Progress::stderr()
+    };
+    match cli.command {
+        Command::Run(RunCommand::Train(args)) => {
+            let mut config: TrainConfig = match &args.common.config {
+                Some(path) => load_toml(path)?,
+                None => TrainConfig::default(),
+            };
+            let options = run_options(&args.common, "train", progress);
+            args.apply(&mut config);
+            let mut ctx = RunContext::new(options, config.backend, config.seed)?;
+            let report = train::run(config, &mut ctx)?;
+            println!(
+                "train: {:?} {:?} on {}: test accuracy {:.2}%, train accuracy {:.2}% ({:.0} samples/s) -> {}",
+                report.config.model,
+                report.config.activation,
+                report.header.dataset,
+                100.0 * report.test_accuracy,
+                100.0 * report.train_accuracy,
+                report.timing.samples_per_second,
+                ctx.out_path("metrics.json").display()
+            );
+            Ok(())
+        }
+        Command::Data(DataCommand::Fetch {
+            name,
+            data_dir,
+            url,
+        }) => {
+            let dest = data::fetch_dir(name, data_dir.as_deref());
+            let files = data::fetch::fetch(name, &dest, url.as_deref(), &progress)?;
+            for f in files {
+                println!("{}", f.display());
+            }
+            Ok(())
+        }
+        Command::Data(DataCommand::Check {
+            name,
+            data_dir,
+            json,
+        }) => check(name, data_dir.as_deref(), json),
+    }
+}
+
+fn run_options(common: &CommonArgs, experiment: &str, progress: Progress) -> RunOptions {
+    RunOptions {
+        data_dir: common.data_dir.clone(),
+        out: common
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("runs").join(experiment)),
+        offline: common.offline,
+        progress,
+    }
+}
+
+/// `ppml data check`: one block per dataset. A named dataset that is missing or corrupt is an
+/// error; without a name, missing datasets are listed as such.
+fn check(name: Option<DatasetName>, data_dir: Option<&Path>, json: bool) -> Result<()> {
+    let names: Vec<DatasetName> = name.map_or(DatasetName::ALL.to_vec(), |n| vec![n]);
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for n in names {
+        match data::check_dataset(n, data_dir) {
+            Ok(r) => found.push(r),
+            Err(data::DataError::NotFound { .. }) if name.is_none() => missing.push(n),
+            Err(e) => return Err(Error::Data(e)),
+        }
+    }
+    if json {
+        let value = serde_json::json!({ "found": found, "missing": missing });
+        let text = serde_json::to_string_pretty(&value).map_err(ReportError::from)?;
+        println!("{text}");
+        return Ok(());
+    }
+    for r in &found {
+        print_report(r);
+    }
+    for n in &missing {
+        println!("{n}: not found (get it with `ppml data fetch {n}`)");
+    }
+    Ok(())
+}
+
+fn print_report(r: &DatasetReport) {
+    println!("{}: {} train / {} test in {}", r.name, r.train, r.test, r.dir);
+    println!("  train per class: {:?}", r.train_class_counts);
+    println!("  test per class:  {:?}", r.test_class_counts);
+    let verified = r
+        .files
+        .iter()
+        .filter(|(_, c)| *c == FileCheck::Verified)
+        .count();
+    println!(
+        "  sha256: {verified}/4 files match the published content{}",
+        if verified < 4 {
+            " (the others have no published checksum)"
+        } else {
+            ""
+        }
+    );
+}

@@ -1,0 +1,33 @@
+//! The crate's error type and the exit code each kind maps to.
+
+use crate::data::DataError;
+
+/// Anything that can stop a ppml command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A dataset is missing, corrupt or could not be fetched.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// A configuration that cannot be run.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// Writing results failed.
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    /// The compute backend failed.
+    #[error("backend error: {0}")]
+    Backend(String),
+}
+
+impl Error {
+    /// 2 for bad input or configuration (the user can fix it), 1 for anything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Data(_) | Error::Config(_) => 2,
+            Error::Report(_) | Error::Backend(_) => 1,
+        }
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,7 @@
+//! One file per experiment, each wiring data → model → train → report the way its paper's
+//! paragraph reads. `context.rs` holds what every run shares: RNG, device, data, output folder.
+
+mod context;
+pub mod train;
+
+pub use context::{ResultHeader, RunContext, RunOptions};

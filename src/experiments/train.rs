@@ -1,0 +1,276 @@
+//! `ppml run train`: train one classifier on real data and report its accuracy.
+//!
+//! The base every other experiment stands on: the membership-inference target, the
+//! federated-learning model and the DP-SGD baselines are all trained by this code.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use burn::module::Module;
+use serde::{Deserialize, Serialize};
+
+use super::{ResultHeader, RunContext};
+use crate::Result;
+use crate::config::{ConfigError, at_least_one};
+use crate::data::{Dataset, DatasetName};
+use crate::device::Backend;
+use crate::model::{Activation, Classifier, ModelConfig, ModelKind};
+use crate::report::{ReportError, write_json_atomic};
+use crate::train::{
+    self, Evaluation, OptimizerKind, TrainOptions, evaluate, load_checkpoint, save_checkpoint,
+};
+
+/// Training examples kept by `--quick`.
+const QUICK_TRAIN: usize = 2_000;
+/// Test examples kept by `--quick`.
+const QUICK_TEST: usize = 1_000;
+
+/// Everything that defines a training run. One flat TOML table (see `experiments/*.toml`);
+/// every key is optional and unknown keys are errors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Dataset to train and test on.
+    pub dataset: DatasetName,
+    /// Seed of every random choice (weights, shuffles).
+    pub seed: u64,
+    /// Compute backend.
+    pub backend: Backend,
+    /// Model family.
+    pub model: ModelKind,
+    /// Nonlinearity.
+    pub activation: Activation,
+    /// MLP hidden widths.
+    pub mlp_hidden: Vec<usize>,
+    /// CNN conv channels.
+    pub cnn_channels: [usize; 2],
+    /// CNN hidden dense width.
+    pub cnn_dense: usize,
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Examples per step.
+    pub batch_size: usize,
+    /// Update rule.
+    pub optimizer: OptimizerKind,
+    /// Learning rate.
+    pub lr: f64,
+    /// SGD momentum.
+    pub momentum: f64,
+    /// Use only the first N training examples.
+    pub train_limit: Option<usize>,
+    /// Use only the first N test examples.
+    pub test_limit: Option<usize>,
+    /// Start from the weights in this checkpoint instead of a fresh initialisation.
+    pub init_from: Option<PathBuf>,
+    /// Shrink the run to seconds (smoke tests, CI).
+    pub quick: bool,
+}
+
+impl Default for TrainConfig {
+    /// Papernot et al.'s tanh CNN, trained with SGD + momentum.
+    fn default() -> Self {
+        Self {
+            dataset: DatasetName::default(),
+            seed: 0,
+            backend: Backend::default(),
+            model: ModelKind::Cnn,
+            activation: Activation::Tanh,
+            mlp_hidden: vec![256],
+            cnn_channels: [16, 32],
+            cnn_dense: 32,
+            epochs: 10,
+            batch_size: 128,
+            optimizer: OptimizerKind::Sgd,
+            lr: 0.05,
+            momentum: 0.9,
+            train_limit: None,
+            test_limit: None,
+            init_from: None,
+            quick: false,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Applies `--quick`: a small slice of the data and one epoch.
+    pub fn resolve_quick(mut self) -> Self {
+        if self.quick {
+            self.train_limit = Some(self.train_limit.map_or(QUICK_TRAIN, |n| n.min(QUICK_TRAIN)));
+            self.test_limit = Some(self.test_limit.map_or(QUICK_TEST, |n| n.min(QUICK_TEST)));
+            self.epochs = 1;
+        }
+        self
+    }
+
+    /// The model this config describes, for a dataset with `classes` classes of `side²` images.
+    pub fn model_config(&self, side: usize, classes: usize) -> ModelConfig {
+        ModelConfig {
+            kind: self.model,
+            activation: self.activation,
+            mlp_hidden: self.mlp_hidden.clone(),
+            cnn_channels: self.cnn_channels,
+            cnn_dense: self.cnn_dense,
+            side,
+            classes,
+        }
+    }
+
+    /// The optimisation part of the config.
+    pub fn train_options(&self) -> TrainOptions {
+        TrainOptions {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            optimizer: self.optimizer,
+            lr: self.lr,
+            momentum: self.momentum,
+        }
+    }
+
+    /// Checks everything that can be checked before the data is loaded.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(n) = self.train_limit {
+            at_least_one("train_limit", n)?;
+        }
+        if let Some(n) = self.test_limit {
+            at_least_one("test_limit", n)?;
+        }
+        self.model_config(28, 2).validate()?;
+        // The training-set size is not known yet; `usize::MAX` defers that check.
+        self.train_options().validate(usize::MAX)
+    }
+}
+
+/// Sizes and origin of the data a run used.
+#[derive(Debug, Clone, Serialize)]
+pub struct DataSummary {
+    /// Training examples used.
+    pub train: usize,
+    /// Test examples used.
+    pub test: usize,
+    /// Classes.
+    pub classes: usize,
+    /// Folder the files were read from.
+    pub source: String,
+}
+
+/// Timings of a run. These are the only fields that differ between two runs with the same seed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Timing {
+    /// Whole run, data loading included.
+    pub wall_seconds: f64,
+    /// Optimizer steps only.
+    pub train_seconds: f64,
+    /// Training examples per second of `train_seconds`.
+    pub samples_per_second: f64,
+}
+
+/// `metrics.json` of `ppml run train`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainReport {
+    /// Experiment, version, dataset, seed, quick.
+    #[serde(flatten)]
+    pub header: ResultHeader,
+    /// The full resolved config.
+    pub config: TrainConfig,
+    /// Privacy accounting (`null`: non-private training).
+    pub privacy: Option<serde_json::Value>,
+    /// The data used.
+    pub data: DataSummary,
+    /// Trainable parameters.
+    pub parameters: usize,
+    /// Final accuracy on the training set (a full pass in inference mode).
+    pub train_accuracy: f64,
+    /// Final mean loss on the training set.
+    pub train_loss: f64,
+    /// Final accuracy on the test set.
+    pub test_accuracy: f64,
+    /// Final mean loss on the test set.
+    pub test_loss: f64,
+    /// Optimizer steps taken.
+    pub steps: usize,
+    /// One record per epoch.
+    pub history: Vec<train::EpochRecord>,
+    /// File name of the saved weights, in the output folder.
+    pub checkpoint: String,
+    /// Wall-clock figures.
+    pub timing: Timing,
+}
+
+fn limit(data: &Dataset, n: Option<usize>) -> Dataset {
+    match n {
+        Some(n) if n < data.len() => data.take(n),
+        _ => data.clone(),
+    }
+}
+
+/// Trains the configured classifier and writes `metrics.json` and `model.bpk` to the output
+/// folder. Nothing is written unless the whole run succeeds.
+pub fn run(config: TrainConfig, ctx: &mut RunContext) -> Result<TrainReport> {
+    let started = Instant::now();
+    let config = config.resolve_quick();
+    config.validate()?;
+    let splits = ctx.load_dataset(config.dataset)?;
+    let train_set = limit(&splits.train, config.train_limit);
+    let test_set = limit(&splits.test, config.test_limit);
+    let opts = config.train_options();
+    opts.validate(train_set.len())?;
+
+    let model_config = config.model_config(train_set.rows(), train_set.classes());
+    model_config.validate()?;
+    let ad_device = ctx.device.clone().autodiff();
+    let mut model = Classifier::new(&model_config, &ad_device, &mut ctx.rng);
+    if let Some(path) = &config.init_from {
+        model = load_checkpoint(model, path)?;
+    }
+    let parameters = model.num_params();
+
+    let trained = train::train(
+        model,
+        &train_set,
+        &test_set,
+        &opts,
+        &ctx.device,
+        &mut ctx.rng,
+        &ctx.options.progress,
+    );
+    let Evaluation {
+        loss: train_loss,
+        accuracy: train_accuracy,
+    } = evaluate(&trained.model, &train_set, &ctx.device);
+    let final_test = trained
+        .history
+        .last()
+        .expect("epochs >= 1 was validated, so there is a history");
+
+    let report = TrainReport {
+        header: ResultHeader::new("train", config.dataset, config.seed, config.quick),
+        privacy: None,
+        data: DataSummary {
+            train: train_set.len(),
+            test: test_set.len(),
+            classes: train_set.classes(),
+            source: splits.location.dir.display().to_string(),
+        },
+        parameters,
+        train_accuracy,
+        train_loss,
+        test_accuracy: final_test.test_accuracy,
+        test_loss: final_test.test_loss,
+        steps: trained.steps,
+        history: trained.history.clone(),
+        checkpoint: "model.bpk".into(),
+        timing: Timing {
+            wall_seconds: started.elapsed().as_secs_f64(),
+            train_seconds: trained.train_seconds,
+            samples_per_second: trained.samples_per_second,
+        },
+        config,
+    };
+    std::fs::create_dir_all(&ctx.options.out).map_err(|source| ReportError::Io {
+        path: ctx.options.out.clone(),
+        source,
+    })?;
+    save_checkpoint(&trained.model, &ctx.out_path("model.bpk"))?;
+    write_json_atomic(&ctx.out_path("metrics.json"), &report)?;
+    Ok(report)
+}

@@ -1,0 +1,60 @@
+//! A fully connected classifier: `side² → hidden… → classes`.
+
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::tensor::{Device, Tensor};
+use rand::rngs::StdRng;
+
+use super::init::uniform_fan_in;
+use super::{Activation, ModelConfig};
+
+/// Dense layers with the activation between them (none after the last).
+#[derive(Module, Debug)]
+pub struct Mlp {
+    /// Layers in order; `layers[i].weight` is `[d_in, d_out]`.
+    pub layers: Vec<Linear>,
+    /// The nonlinearity after every layer but the last.
+    #[module(skip)]
+    pub activation: Activation,
+}
+
+/// A dense layer with PyTorch-style seeded initialisation.
+pub(super) fn dense(d_in: usize, d_out: usize, device: &Device, rng: &mut StdRng) -> Linear {
+    Linear {
+        weight: uniform_fan_in([d_in, d_out], d_in, device, rng),
+        bias: Some(uniform_fan_in([d_out], d_in, device, rng)),
+    }
+}
+
+impl Mlp {
+    /// Builds the MLP of `config`.
+    pub fn new(config: &ModelConfig, device: &Device, rng: &mut StdRng) -> Self {
+        let widths: Vec<usize> = std::iter::once(config.side * config.side)
+            .chain(config.mlp_hidden.iter().copied())
+            .chain(std::iter::once(config.classes))
+            .collect();
+        let layers = widths
+            .windows(2)
+            .map(|w| dense(w[0], w[1], device, rng))
+            .collect();
+        Self {
+            layers,
+            activation: config.activation,
+        }
+    }
+
+    /// # Shapes
+    /// - `images`: `[batch, 1, side, side]`
+    /// - output: `[batch, classes]`
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        let mut x: Tensor<2> = images.flatten(1, 3); // [batch, side²]
+        let last = self.layers.len() - 1;
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(x);
+            if i < last {
+                x = self.activation.apply(x);
+            }
+        }
+        x
+    }
+}

@@ -1,0 +1,72 @@
+//! The classifiers every experiment trains and attacks: an MLP and the small tanh CNN of
+//! Papernot et al. 2021 ("Tempered sigmoid activations for deep learning with differential
+//! privacy"), with widths and activation configurable.
+//!
+//! Parameters are drawn from the run's seeded RNG (see `init.rs`), not from burn's global
+//! generator, so a seed fixes the initial weights on every backend.
+
+mod cnn;
+mod config;
+mod init;
+mod mlp;
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, activation};
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+
+pub use cnn::Cnn;
+pub use config::{ModelConfig, ModelKind};
+pub use mlp::Mlp;
+
+/// The nonlinearity between layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Activation {
+    /// tanh: the tempered sigmoid Papernot et al. recommend under DP-SGD.
+    #[default]
+    Tanh,
+    /// ReLU.
+    Relu,
+}
+
+impl Activation {
+    /// Applies the nonlinearity elementwise.
+    pub fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            Activation::Tanh => activation::tanh(x),
+            Activation::Relu => activation::relu(x),
+        }
+    }
+}
+
+/// A classifier of `[batch, 1, side, side]` images into `classes` logits.
+#[derive(Module, Debug)]
+pub enum Classifier {
+    /// Fully connected network.
+    Mlp(Mlp),
+    /// Convolutional network.
+    Cnn(Cnn),
+}
+
+impl Classifier {
+    /// Builds the model described by `config`, weights drawn from `rng`.
+    pub fn new(config: &ModelConfig, device: &Device, rng: &mut StdRng) -> Self {
+        match config.kind {
+            ModelKind::Mlp => Classifier::Mlp(Mlp::new(config, device, rng)),
+            ModelKind::Cnn => Classifier::Cnn(Cnn::new(config, device, rng)),
+        }
+    }
+
+    /// Logits for a batch of images.
+    ///
+    /// # Shapes
+    /// - `images`: `[batch, 1, side, side]`, values in `[0, 1]`
+    /// - output: `[batch, classes]`
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        match self {
+            Classifier::Mlp(m) => m.forward(images),
+            Classifier::Cnn(m) => m.forward(images),
+        }
+    }
+}

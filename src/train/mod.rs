@@ -1,0 +1,14 @@
+//! Training classifiers: mini-batch SGD (with momentum) or Adam over seeded shuffles, with
+//! per-epoch metrics and checkpoints.
+
+mod checkpoint;
+mod evaluate;
+mod loss;
+mod options;
+mod sgd;
+
+pub use checkpoint::{load_checkpoint, save_checkpoint};
+pub use evaluate::{Evaluation, evaluate};
+pub use loss::cross_entropy;
+pub use options::{OptimizerKind, TrainOptions};
+pub use sgd::{EpochRecord, Trained, train};

@@ -1,0 +1,91 @@
+//! The hyperparameters of a training run.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ConfigError, at_least_one, positive};
+
+/// The update rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptimizerKind {
+    /// SGD with (optional) heavy-ball momentum.
+    #[default]
+    Sgd,
+    /// Adam (Kingma & Ba 2015) with β = (0.9, 0.999).
+    Adam,
+}
+
+/// How to train.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Examples per step.
+    pub batch_size: usize,
+    /// Update rule.
+    pub optimizer: OptimizerKind,
+    /// Learning rate.
+    pub lr: f64,
+    /// Momentum for SGD (0 = plain SGD); ignored by Adam.
+    pub momentum: f64,
+}
+
+impl TrainOptions {
+    /// Checks the values against each other and against the training set size.
+    pub fn validate(&self, train_len: usize) -> Result<(), ConfigError> {
+        at_least_one("epochs", self.epochs)?;
+        at_least_one("batch_size", self.batch_size)?;
+        if self.batch_size > train_len {
+            return Err(ConfigError::invalid(
+                "batch_size",
+                self.batch_size,
+                format!("larger than the training set ({train_len} examples)"),
+            ));
+        }
+        positive("lr", self.lr)?;
+        if !(0.0..1.0).contains(&self.momentum) {
+            return Err(ConfigError::invalid(
+                "momentum",
+                self.momentum,
+                "must be in [0, 1)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Optimizer steps in one epoch over `train_len` examples (the last batch may be short).
+    pub fn steps_per_epoch(&self, train_len: usize) -> usize {
+        train_len.div_ceil(self.batch_size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> TrainOptions {
+        TrainOptions {
+            epochs: 1,
+            batch_size: 10,
+            optimizer: OptimizerKind::Sgd,
+            lr: 0.1,
+            momentum: 0.9,
+        }
+    }
+
+    #[test]
+    fn a_batch_larger_than_the_data_is_rejected() {
+        assert!(opts().validate(10).is_ok());
+        let err = opts().validate(9).unwrap_err().to_string();
+        assert!(err.contains("batch_size") && err.contains("9 examples"), "{err}");
+    }
+
+    #[test]
+    fn momentum_of_one_is_rejected() {
+        let o = TrainOptions {
+            momentum: 1.0,
+            ..opts()
+        };
+        assert!(o.validate(100).is_err());
+    }
+}

@@ -1,0 +1,1 @@
+//! Integration tests: one binary (see `[[test]] name = "integration"` in Cargo.toml).
