@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use ppml::config::ConfigError;
 use ppml::data::DatasetName;
 use ppml::device::Backend;
 use ppml::experiments::train::TrainConfig;
@@ -111,7 +112,7 @@ pub struct TrainArgs {
     #[arg(long, value_delimiter = ',')]
     pub mlp_hidden: Option<Vec<usize>>,
     /// CNN conv channels, two comma-separated numbers (e.g. 16,32).
-    #[arg(long, value_delimiter = ',', num_args = 2)]
+    #[arg(long, value_delimiter = ',')]
     pub cnn_channels: Option<Vec<usize>>,
     /// CNN hidden dense width.
     #[arg(long)]
@@ -150,7 +151,7 @@ fn set<T>(slot: &mut T, flag: Option<T>) {
 
 impl TrainArgs {
     /// Applies the flags on top of `config`.
-    pub fn apply(self, config: &mut TrainConfig) {
+    pub fn apply(self, config: &mut TrainConfig) -> Result<(), ConfigError> {
         let c = self.common;
         set(&mut config.dataset, c.dataset);
         set(&mut config.seed, c.seed);
@@ -160,8 +161,9 @@ impl TrainArgs {
         set(&mut config.activation, self.activation);
         set(&mut config.mlp_hidden, self.mlp_hidden);
         if let Some(ch) = self.cnn_channels {
-            // clap's num_args = 2 guarantees two values.
-            config.cnn_channels = [ch[0], ch[1]];
+            config.cnn_channels = <[usize; 2]>::try_from(ch.as_slice()).map_err(|_| {
+                ConfigError::invalid("cnn_channels", format!("{ch:?}"), "give two numbers, e.g. 16,32")
+            })?;
         }
         set(&mut config.cnn_dense, self.cnn_dense);
         set(&mut config.epochs, self.epochs);
@@ -178,5 +180,6 @@ impl TrainArgs {
         if self.init_from.is_some() {
             config.init_from = self.init_from;
         }
+        Ok(())
     }
 }

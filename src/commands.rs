@@ -26,7 +26,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
                 None => TrainConfig::default(),
             };
             let options = run_options(&args.common, "train", progress);
-            args.apply(&mut config);
+            args.apply(&mut config)?;
             let mut ctx = RunContext::new(options, config.backend, config.seed)?;
             let report = train::run(config, &mut ctx)?;
             println!(
@@ -102,7 +102,11 @@ fn check(name: Option<DatasetName>, data_dir: Option<&Path>, json: bool) -> Resu
 }
 
 fn print_report(r: &DatasetReport) {
-    println!("{}: {} train / {} test in {}", r.name, r.train, r.test, r.dir);
+    let subset = if r.complete { "" } else { " (a subset)" };
+    println!(
+        "{}: {} train / {} test{subset} in {}",
+        r.name, r.train, r.test, r.dir
+    );
     println!("  train per class: {:?}", r.train_class_counts);
     println!("  test per class:  {:?}", r.test_class_counts);
     let verified = r
@@ -110,12 +114,10 @@ fn print_report(r: &DatasetReport) {
         .iter()
         .filter(|(_, c)| *c == FileCheck::Verified)
         .count();
-    println!(
-        "  sha256: {verified}/4 files match the published content{}",
-        if verified < 4 {
-            " (the others have no published checksum)"
-        } else {
-            ""
-        }
-    );
+    let why = match (r.complete, verified) {
+        (false, _) => " (a subset cannot match; structure checked)",
+        (true, 4) => "",
+        (true, _) => " (the others have no published checksum; structure checked)",
+    };
+    println!("  sha256: {verified}/4 files match the published content{why}");
 }

@@ -23,6 +23,9 @@ pub enum FileCheck {
     Verified,
     /// No published sha256 is recorded for this file; only its structure was checked.
     NoReference,
+    /// The file holds fewer records than the published split (a deliberate subset), so its
+    /// checksum cannot match; only its structure was checked.
+    Subset,
 }
 
 /// What `ppml data check` reports for one dataset found on disk.
@@ -32,6 +35,8 @@ pub struct DatasetReport {
     pub name: DatasetName,
     /// The folder it was found in.
     pub dir: String,
+    /// Whether both splits hold the published number of records.
+    pub complete: bool,
     /// Records in the train split.
     pub train: usize,
     /// Records in the test split.
@@ -47,10 +52,19 @@ pub struct DatasetReport {
 /// Locates `name`, verifies its checksums and decodes it fully.
 pub fn check_dataset(name: DatasetName, data_dir: Option<&Path>) -> Result<DatasetReport, DataError> {
     let location = locate(name, data_dir)?;
-    let files = verify_checksums(name, &location)?;
-    let splits = load_from(name.spec(), location.clone())?;
+    let spec = name.spec();
+    let splits = load_from(spec, location.clone())?;
+    let complete =
+        splits.train.len() == spec.files[0].count && splits.test.len() == spec.files[2].count;
+    let files = if complete {
+        verify_checksums(name, &location)?
+    } else {
+        let names = location.files.iter().map(|p| p.display().to_string());
+        names.map(|p| (p, FileCheck::Subset)).collect()
+    };
     Ok(DatasetReport {
         name,
+        complete,
         dir: location.dir.display().to_string(),
         train: splits.train.len(),
         test: splits.test.len(),

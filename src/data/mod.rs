@@ -52,8 +52,8 @@ pub enum DataError {
         labels: PathBuf,
         label_count: usize,
     },
-    /// A split whose size differs from the published one.
-    #[error("{} holds {found} records; {name} has {expected} in this split (wrong or partial file?)", path.display())]
+    /// A split larger than the published one.
+    #[error("{} holds {found} records; {name} has only {expected} in this split (a file of another dataset?)", path.display())]
     UnexpectedCount {
         path: PathBuf,
         found: usize,
@@ -86,7 +86,7 @@ pub enum DataError {
         found: String,
     },
     /// A dataset missing from disk that `ppml run` tried, and failed, to fetch.
-    #[error("dataset {name} is not on disk and could not be fetched: {source}. Run `ppml data fetch {name}` where the network allows it, pass --data-dir DIR holding its IDX files, or use --dataset fashion-mnist (--offline skips the download)")]
+    #[error("dataset {name} is not on disk, so ppml tried to fetch it: {source}")]
     Unfetchable {
         name: DatasetName,
         source: Box<DataError>,

@@ -34,13 +34,20 @@ impl Activation {
     /// Applies the nonlinearity elementwise.
     pub fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
         match self {
-            Activation::Tanh => activation::tanh(x),
+            // tanh(x) = 2σ(2x) − 1, an exact identity. burn 0.22's CPU tanh (forward and
+            // backward) is about 3.5× slower than its sigmoid: measured 35 ms vs 10 ms for a
+            // forward + backward pass over the 256×16×14×14 activations of the CNN's first layer.
+            Activation::Tanh => activation::sigmoid(x.mul_scalar(2.0))
+                .mul_scalar(2.0)
+                .sub_scalar(1.0),
             Activation::Relu => activation::relu(x),
         }
     }
 }
 
 /// A classifier of `[batch, 1, side, side]` images into `classes` logits.
+// A model exists once or twice per run, so the size difference of the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Classifier {
     /// Fully connected network.

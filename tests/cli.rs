@@ -1,0 +1,128 @@
+//! Exit codes and messages for bad input: always 2, one clear line, and no results file.
+
+use std::path::Path;
+
+use crate::common::{fixtures, ppml};
+
+/// Runs `ppml run train` with `args` on the fixture and checks it fails with exit code 2, a
+/// message containing `expect`, and no metrics.json.
+fn rejects(args: &[&str], expect: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let assert = ppml(dir.path())
+        .args(["run", "train", "--offline", "--out"])
+        .arg(&out)
+        .arg("--data-dir")
+        .arg(fixtures())
+        .args(args)
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(stderr.contains(expect), "stderr lacks {expect:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!out.join("metrics.json").exists());
+}
+
+#[test]
+fn unknown_dataset_exits_2() {
+    rejects(&["--dataset", "cifar-10"], "cifar-10");
+}
+
+#[test]
+fn missing_dataset_exits_2_and_names_the_fixes() {
+    rejects(&["--dataset", "mnist"], "ppml data fetch mnist");
+    rejects(&["--dataset", "emnist-letters"], "--dataset fashion-mnist");
+}
+
+#[test]
+fn batch_size_zero_exits_2() {
+    rejects(&["--dataset", "fashion-mnist", "--batch-size", "0"], "batch_size");
+}
+
+#[test]
+fn batch_larger_than_the_training_set_exits_2() {
+    rejects(
+        &["--dataset", "fashion-mnist", "--batch-size", "5000"],
+        "larger than the training set",
+    );
+}
+
+#[test]
+fn non_positive_learning_rate_exits_2() {
+    rejects(&["--dataset", "fashion-mnist", "--lr", "0"], "lr");
+}
+
+#[test]
+fn missing_checkpoint_exits_2() {
+    rejects(
+        &["--dataset", "fashion-mnist", "--quick", "--init-from", "nope.bpk"],
+        "nope.bpk",
+    );
+}
+
+fn write_config(dir: &Path, text: &str) -> std::path::PathBuf {
+    let p = dir.join("c.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn config_with_an_unknown_key_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "dataset = \"fashion-mnist\"\nepoch = 3\n");
+    rejects(&["--config", cfg.to_str().unwrap()], "epoch");
+}
+
+#[test]
+fn missing_config_file_exits_2() {
+    rejects(&["--config", "/nonexistent/c.toml"], "/nonexistent/c.toml");
+}
+
+#[test]
+fn corrupt_idx_file_exits_2_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("fashion-mnist");
+    std::fs::create_dir_all(&data).unwrap();
+    for f in std::fs::read_dir(fixtures().join("fashion-mnist")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, data.join(f.file_name().unwrap())).unwrap();
+    }
+    // Truncate the training labels mid-file.
+    let labels = data.join("train-labels-idx1-ubyte.gz");
+    let raw = crate::common::gunzip(&labels);
+    std::fs::remove_file(&labels).unwrap();
+    std::fs::write(data.join("train-labels-idx1-ubyte"), &raw[..raw.len() - 10]).unwrap();
+
+    let out = dir.path().join("out");
+    let assert = ppml(dir.path())
+        .args(["run", "train", "--offline", "--dataset", "fashion-mnist", "--quick"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("train-labels-idx1-ubyte") && stderr.contains("truncated"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn data_check_lists_the_fixture_as_a_subset() {
+    let dir = tempfile::tempdir().unwrap();
+    let assert = ppml(dir.path())
+        .args(["data", "check", "fashion-mnist", "--json", "--data-dir"])
+        .arg(fixtures())
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+    let found = &v["found"][0];
+    assert_eq!(found["train"], 3000);
+    assert_eq!(found["test"], 1000);
+    assert_eq!(found["complete"], false);
+    let counts: Vec<u64> = serde_json::from_value(found["train_class_counts"].clone()).unwrap();
+    assert_eq!(counts.iter().sum::<u64>(), 3000);
+}

@@ -1,0 +1,111 @@
+//! End-to-end training runs on the real-data fixture.
+
+use serde_json::Value;
+
+use crate::common::{fixtures, metrics, ppml};
+
+fn train(out: &std::path::Path, args: &[&str]) {
+    ppml(out.parent().unwrap())
+        .args(["run", "train", "--offline", "--dataset", "fashion-mnist"])
+        .arg("--data-dir")
+        .arg(fixtures())
+        .arg("--out")
+        .arg(out)
+        .args(args)
+        .assert()
+        .success();
+}
+
+/// metrics.json without the wall-clock block, the only part allowed to differ between runs.
+fn without_timing(mut v: Value) -> Value {
+    v.as_object_mut().unwrap().remove("timing");
+    v
+}
+
+#[test]
+fn quick_run_writes_the_documented_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("q");
+    train(&out, &["--quick", "--model", "mlp"]);
+    let m = metrics(&out);
+    for key in [
+        "experiment",
+        "dataset",
+        "seed",
+        "config",
+        "privacy",
+        "ppml_version",
+        "train_accuracy",
+        "test_accuracy",
+        "history",
+        "timing",
+    ] {
+        assert!(m.get(key).is_some(), "metrics.json lacks {key}");
+    }
+    assert_eq!(m["experiment"], "train");
+    assert_eq!(m["quick"], true);
+    assert_eq!(m["config"]["epochs"], 1);
+    assert_eq!(m["config"]["model"], "mlp");
+    assert!(m["timing"]["samples_per_second"].as_f64().unwrap() > 0.0);
+    assert!(out.join("model.bpk").is_file());
+}
+
+#[test]
+fn the_same_seed_gives_the_same_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--train-limit", "500", "--test-limit", "200", "--epochs", "2"];
+    for model in ["mlp", "cnn"] {
+        let (a, b) = (dir.path().join(format!("a-{model}")), dir.path().join(format!("b-{model}")));
+        let with_model: Vec<&str> = args.iter().copied().chain(["--model", model]).collect();
+        train(&a, &with_model);
+        train(&b, &with_model);
+        assert_eq!(without_timing(metrics(&a)), without_timing(metrics(&b)));
+        let c = dir.path().join(format!("c-{model}"));
+        let other_seed: Vec<&str> = with_model.iter().copied().chain(["--seed", "7"]).collect();
+        train(&c, &other_seed);
+        assert_ne!(
+            metrics(&a)["test_loss"], metrics(&c)["test_loss"],
+            "a different seed should change the run"
+        );
+    }
+}
+
+#[test]
+fn mlp_on_real_images_beats_chance_by_a_wide_margin() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("mlp");
+    train(
+        &out,
+        &["--model", "mlp", "--activation", "relu", "--epochs", "3", "--optimizer", "adam", "--lr", "0.001", "--batch-size", "64"],
+    );
+    let acc = metrics(&out)["test_accuracy"].as_f64().unwrap();
+    // 10 classes: chance is 10%. 3,000 images and 3 epochs reach about 75-80%.
+    assert!(acc > 0.65, "test accuracy {acc}");
+}
+
+#[test]
+fn cnn_on_real_images_beats_chance_by_a_wide_margin() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cnn");
+    train(&out, &["--model", "cnn", "--epochs", "3", "--batch-size", "64"]);
+    let acc = metrics(&out)["test_accuracy"].as_f64().unwrap();
+    assert!(acc > 0.6, "test accuracy {acc}");
+}
+
+#[test]
+fn a_checkpoint_restores_the_trained_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    train(&first, &["--model", "mlp", "--train-limit", "600", "--epochs", "2"]);
+    // Resuming with a tiny learning rate must start from the trained accuracy, not from chance.
+    let resumed = dir.path().join("resumed");
+    let ckpt = first.join("model.bpk");
+    train(
+        &resumed,
+        &["--model", "mlp", "--train-limit", "600", "--epochs", "1", "--lr", "1e-9", "--momentum", "0", "--init-from", ckpt.to_str().unwrap()],
+    );
+    let (a, b) = (metrics(&first), metrics(&resumed));
+    let diff = (a["test_accuracy"].as_f64().unwrap() - b["test_accuracy"].as_f64().unwrap()).abs();
+    assert!(diff < 1e-9, "first {} vs resumed {}", a["test_accuracy"], b["test_accuracy"]);
+    assert!(a["test_accuracy"].as_f64().unwrap() > 0.5);
+}
