@@ -32,13 +32,43 @@ pub enum Command {
     /// Find, verify and download datasets.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Measure speed (figures for the README's speed table).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// Benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Training-step throughput of the MLP (784-256-10, ReLU) and Papernot's tanh CNN, per backend,
+    /// measured as the peer figures were (random 28×28 inputs, SGD lr 0.05, median step time).
+    Train {
+        /// Backends to measure, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "flex,ndarray")]
+        backend: Vec<Backend>,
+        /// Models to measure, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "mlp,cnn")]
+        model: Vec<ModelKind>,
+        /// Examples per step.
+        #[arg(long, default_value_t = 256)]
+        batch_size: usize,
+        /// Untimed steps first.
+        #[arg(long, default_value_t = 5)]
+        warmup: usize,
+        /// Timed steps.
+        #[arg(long, default_value_t = 30)]
+        steps: usize,
+        /// Also write the figures as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 /// Experiments.
 #[derive(Debug, Subcommand)]
 pub enum RunCommand {
     /// Train one classifier and report its accuracy.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
 }
 
 /// Dataset commands.
@@ -162,7 +192,11 @@ impl TrainArgs {
         set(&mut config.mlp_hidden, self.mlp_hidden);
         if let Some(ch) = self.cnn_channels {
             config.cnn_channels = <[usize; 2]>::try_from(ch.as_slice()).map_err(|_| {
-                ConfigError::invalid("cnn_channels", format!("{ch:?}"), "give two numbers, e.g. 16,32")
+                ConfigError::invalid(
+                    "cnn_channels",
+                    format!("{ch:?}"),
+                    "give two numbers, e.g. 16,32",
+                )
             })?;
         }
         set(&mut config.cnn_dense, self.cnn_dense);

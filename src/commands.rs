@@ -2,15 +2,20 @@
 
 use std::path::{Path, PathBuf};
 
-use ppml::config::load_toml;
+use ppml::config::{at_least_one, load_toml};
 use ppml::data::{self, DatasetName, DatasetReport, FileCheck};
+use ppml::device::Backend;
 use ppml::experiments::train::{self, TrainConfig};
 use ppml::experiments::{RunContext, RunOptions};
+use ppml::model::{Activation, ModelConfig, ModelKind};
 use ppml::progress::Progress;
-use ppml::report::ReportError;
+use ppml::report::{ReportError, write_json_atomic};
+use ppml::train::bench::{StepBench, time_steps};
 use ppml::{Error, Result};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 
-use crate::cli::{Cli, Command, CommonArgs, DataCommand, RunCommand};
+use crate::cli::{BenchCommand, Cli, Command, CommonArgs, DataCommand, RunCommand};
 
 /// Runs the parsed command.
 pub fn dispatch(cli: Cli) -> Result<()> {
@@ -53,6 +58,21 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Bench(BenchCommand::Train {
+            backend,
+            model,
+            batch_size,
+            warmup,
+            steps,
+            json,
+        }) => bench_train(
+            &backend,
+            &model,
+            batch_size,
+            (warmup, steps),
+            json,
+            &progress,
+        ),
         Command::Data(DataCommand::Check {
             name,
             data_dir,
@@ -120,4 +140,69 @@ fn print_report(r: &DatasetReport) {
         (true, _) => " (the others have no published checksum; structure checked)",
     };
     println!("  sha256: {verified}/4 files match the published content{why}");
+}
+
+/// `ppml bench train`: one line per backend and model, and optionally a JSON file.
+fn bench_train(
+    backends: &[Backend],
+    models: &[ModelKind],
+    batch_size: usize,
+    (warmup, steps): (usize, usize),
+    json: Option<PathBuf>,
+    progress: &Progress,
+) -> Result<()> {
+    at_least_one("batch_size", batch_size)?;
+    at_least_one("steps", steps)?;
+    let mut rows = Vec::new();
+    println!("backend  model  batch  median ms/step  samples/s");
+    for &backend in backends {
+        let device = backend.device()?;
+        for &kind in models {
+            let mut rng = StdRng::seed_from_u64(0);
+            let model_config = bench_model(kind);
+            let bench = StepBench {
+                batch_size,
+                warmup,
+                steps,
+            };
+            let t = time_steps(&model_config, bench, &device, &mut rng, progress);
+            println!(
+                "{:<8} {:<6} {:>5}  {:>14.2}  {:>9.0}",
+                backend.as_str(),
+                format!("{kind:?}").to_lowercase(),
+                batch_size,
+                t.median_seconds * 1e3,
+                t.samples_per_second
+            );
+            rows.push(serde_json::json!({
+                "backend": backend, "model": kind, "config": model_config, "timing": t
+            }));
+        }
+    }
+    if let Some(path) = json {
+        let value = serde_json::json!({
+            "benchmark": "train-step",
+            "ppml_version": env!("CARGO_PKG_VERSION"),
+            "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            "results": rows,
+        });
+        write_json_atomic(&path, &value)?;
+    }
+    Ok(())
+}
+
+/// The two models of the peer speed table.
+fn bench_model(kind: ModelKind) -> ModelConfig {
+    ModelConfig {
+        kind,
+        activation: match kind {
+            ModelKind::Mlp => Activation::Relu,
+            ModelKind::Cnn => Activation::Tanh,
+        },
+        mlp_hidden: vec![256],
+        cnn_channels: [16, 32],
+        cnn_dense: 32,
+        side: 28,
+        classes: 10,
+    }
 }

@@ -63,7 +63,11 @@ pub fn positive(name: &'static str, value: f64) -> Result<f64, ConfigError> {
     if value.is_finite() && value > 0.0 {
         Ok(value)
     } else {
-        Err(ConfigError::invalid(name, value, "must be a finite number above 0"))
+        Err(ConfigError::invalid(
+            name,
+            value,
+            "must be a finite number above 0",
+        ))
     }
 }
 

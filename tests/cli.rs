@@ -36,7 +36,10 @@ fn missing_dataset_exits_2_and_names_the_fixes() {
 
 #[test]
 fn batch_size_zero_exits_2() {
-    rejects(&["--dataset", "fashion-mnist", "--batch-size", "0"], "batch_size");
+    rejects(
+        &["--dataset", "fashion-mnist", "--batch-size", "0"],
+        "batch_size",
+    );
 }
 
 #[test]
@@ -55,7 +58,13 @@ fn non_positive_learning_rate_exits_2() {
 #[test]
 fn missing_checkpoint_exits_2() {
     rejects(
-        &["--dataset", "fashion-mnist", "--quick", "--init-from", "nope.bpk"],
+        &[
+            "--dataset",
+            "fashion-mnist",
+            "--quick",
+            "--init-from",
+            "nope.bpk",
+        ],
         "nope.bpk",
     );
 }
@@ -95,7 +104,14 @@ fn corrupt_idx_file_exits_2_naming_the_file() {
 
     let out = dir.path().join("out");
     let assert = ppml(dir.path())
-        .args(["run", "train", "--offline", "--dataset", "fashion-mnist", "--quick"])
+        .args([
+            "run",
+            "train",
+            "--offline",
+            "--dataset",
+            "fashion-mnist",
+            "--quick",
+        ])
         .arg("--data-dir")
         .arg(dir.path())
         .arg("--out")

@@ -12,7 +12,9 @@ pub fn fixtures() -> PathBuf {
 /// `ppml` run inside `dir`, with no inherited data folder and no progress bars.
 pub fn ppml(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ppml"));
-    cmd.current_dir(dir).env_remove("PPML_DATA_DIR").arg("--quiet");
+    cmd.current_dir(dir)
+        .env_remove("PPML_DATA_DIR")
+        .arg("--quiet");
     cmd
 }
 

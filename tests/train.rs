@@ -53,9 +53,19 @@ fn quick_run_writes_the_documented_fields() {
 #[test]
 fn the_same_seed_gives_the_same_metrics() {
     let dir = tempfile::tempdir().unwrap();
-    let args = ["--train-limit", "500", "--test-limit", "200", "--epochs", "2"];
+    let args = [
+        "--train-limit",
+        "500",
+        "--test-limit",
+        "200",
+        "--epochs",
+        "2",
+    ];
     for model in ["mlp", "cnn"] {
-        let (a, b) = (dir.path().join(format!("a-{model}")), dir.path().join(format!("b-{model}")));
+        let (a, b) = (
+            dir.path().join(format!("a-{model}")),
+            dir.path().join(format!("b-{model}")),
+        );
         let with_model: Vec<&str> = args.iter().copied().chain(["--model", model]).collect();
         train(&a, &with_model);
         train(&b, &with_model);
@@ -64,7 +74,8 @@ fn the_same_seed_gives_the_same_metrics() {
         let other_seed: Vec<&str> = with_model.iter().copied().chain(["--seed", "7"]).collect();
         train(&c, &other_seed);
         assert_ne!(
-            metrics(&a)["test_loss"], metrics(&c)["test_loss"],
+            metrics(&a)["test_loss"],
+            metrics(&c)["test_loss"],
             "a different seed should change the run"
         );
     }
@@ -76,7 +87,20 @@ fn mlp_on_real_images_beats_chance_by_a_wide_margin() {
     let out = dir.path().join("mlp");
     train(
         &out,
-        &["--model", "mlp", "--activation", "relu", "--epochs", "3", "--optimizer", "adam", "--lr", "0.001", "--batch-size", "64"],
+        &[
+            "--model",
+            "mlp",
+            "--activation",
+            "relu",
+            "--epochs",
+            "3",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "0.001",
+            "--batch-size",
+            "64",
+        ],
     );
     let acc = metrics(&out)["test_accuracy"].as_f64().unwrap();
     // 10 classes: chance is 10%. 3,000 images and 3 epochs reach about 75-80%.
@@ -87,7 +111,10 @@ fn mlp_on_real_images_beats_chance_by_a_wide_margin() {
 fn cnn_on_real_images_beats_chance_by_a_wide_margin() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("cnn");
-    train(&out, &["--model", "cnn", "--epochs", "3", "--batch-size", "64"]);
+    train(
+        &out,
+        &["--model", "cnn", "--epochs", "3", "--batch-size", "64"],
+    );
     let acc = metrics(&out)["test_accuracy"].as_f64().unwrap();
     assert!(acc > 0.6, "test accuracy {acc}");
 }
@@ -96,16 +123,37 @@ fn cnn_on_real_images_beats_chance_by_a_wide_margin() {
 fn a_checkpoint_restores_the_trained_model() {
     let dir = tempfile::tempdir().unwrap();
     let first = dir.path().join("first");
-    train(&first, &["--model", "mlp", "--train-limit", "600", "--epochs", "2"]);
+    train(
+        &first,
+        &["--model", "mlp", "--train-limit", "600", "--epochs", "2"],
+    );
     // Resuming with a tiny learning rate must start from the trained accuracy, not from chance.
     let resumed = dir.path().join("resumed");
     let ckpt = first.join("model.bpk");
     train(
         &resumed,
-        &["--model", "mlp", "--train-limit", "600", "--epochs", "1", "--lr", "1e-9", "--momentum", "0", "--init-from", ckpt.to_str().unwrap()],
+        &[
+            "--model",
+            "mlp",
+            "--train-limit",
+            "600",
+            "--epochs",
+            "1",
+            "--lr",
+            "1e-9",
+            "--momentum",
+            "0",
+            "--init-from",
+            ckpt.to_str().unwrap(),
+        ],
     );
     let (a, b) = (metrics(&first), metrics(&resumed));
     let diff = (a["test_accuracy"].as_f64().unwrap() - b["test_accuracy"].as_f64().unwrap()).abs();
-    assert!(diff < 1e-9, "first {} vs resumed {}", a["test_accuracy"], b["test_accuracy"]);
+    assert!(
+        diff < 1e-9,
+        "first {} vs resumed {}",
+        a["test_accuracy"],
+        b["test_accuracy"]
+    );
     assert!(a["test_accuracy"].as_f64().unwrap() > 0.5);
 }

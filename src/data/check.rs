@@ -50,7 +50,10 @@ pub struct DatasetReport {
 }
 
 /// Locates `name`, verifies its checksums and decodes it fully.
-pub fn check_dataset(name: DatasetName, data_dir: Option<&Path>) -> Result<DatasetReport, DataError> {
+pub fn check_dataset(
+    name: DatasetName,
+    data_dir: Option<&Path>,
+) -> Result<DatasetReport, DataError> {
     let location = locate(name, data_dir)?;
     let spec = name.spec();
     let splits = load_from(spec, location.clone())?;

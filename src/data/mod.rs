@@ -105,7 +105,9 @@ fn not_found_message(name: DatasetName, searched: &[PathBuf]) -> String {
     if name == DatasetName::FashionMnist {
         msg.push_str(", or `apt-get install -y dataset-fashion-mnist`");
     } else {
-        msg.push_str(", or use --dataset fashion-mnist (`apt-get install -y dataset-fashion-mnist`)");
+        msg.push_str(
+            ", or use --dataset fashion-mnist (`apt-get install -y dataset-fashion-mnist`)",
+        );
     }
     msg
 }

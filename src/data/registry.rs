@@ -259,10 +259,7 @@ pub fn locate(name: DatasetName, data_dir: Option<&Path>) -> Result<Located, Dat
             });
         }
     }
-    Err(DataError::NotFound {
-        name,
-        searched,
-    })
+    Err(DataError::NotFound { name, searched })
 }
 
 /// A dataset's train and test splits.
@@ -449,7 +446,12 @@ mod tests {
         let (ip, lp) = write_pair(dir.path(), 2, vec![1, 2]);
         let err = load_split(&tiny_emnist(1), &ip, &lp, 1).unwrap_err();
         assert!(matches!(err, DataError::UnexpectedCount { .. }), "{err}");
-        assert_eq!(load_split(&EMNIST_LETTERS, &ip, &lp, 124_800).unwrap().len(), 2);
+        assert_eq!(
+            load_split(&EMNIST_LETTERS, &ip, &lp, 124_800)
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[test]
@@ -457,7 +459,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (ip, lp) = write_pair(dir.path(), 2, vec![0, 2]);
         let err = load_split(&tiny_emnist(2), &ip, &lp, 2).unwrap_err();
-        assert!(matches!(err, DataError::LabelOutOfRange { label: 0, .. }), "{err}");
+        assert!(
+            matches!(err, DataError::LabelOutOfRange { label: 0, .. }),
+            "{err}"
+        );
     }
 
     #[test]

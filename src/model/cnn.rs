@@ -66,7 +66,12 @@ fn conv(
         .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
         .init(device);
     let fan_in = channels[0] * kernel * kernel;
-    layer.weight = uniform_fan_in([channels[1], channels[0], kernel, kernel], fan_in, device, rng);
+    layer.weight = uniform_fan_in(
+        [channels[1], channels[0], kernel, kernel],
+        fan_in,
+        device,
+        rng,
+    );
     layer.bias = Some(uniform_fan_in([channels[1]], fan_in, device, rng));
     layer
 }
@@ -79,7 +84,9 @@ impl Cnn {
         Self {
             conv1: conv([1, c1], K1, S1, P1, device, rng),
             conv2: conv([c1, c2], K2, S2, 0, device, rng),
-            pool: MaxPool2dConfig::new([POOL, POOL]).with_strides([1, 1]).init(),
+            pool: MaxPool2dConfig::new([POOL, POOL])
+                .with_strides([1, 1])
+                .init(),
             fc1: dense(c2 * f * f, config.cnn_dense, device, rng),
             fc2: dense(config.cnn_dense, config.classes, device, rng),
             activation: config.activation,

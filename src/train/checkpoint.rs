@@ -10,13 +10,10 @@ use crate::report::ReportError;
 
 /// Writes the model's weights to `path`.
 pub fn save_checkpoint(model: &Classifier, path: &Path) -> Result<(), ReportError> {
-    model
-        .clone()
-        .save_file(path)
-        .map_err(|e| ReportError::Io {
-            path: path.to_path_buf(),
-            source: std::io::Error::other(e.to_string()),
-        })
+    model.clone().save_file(path).map_err(|e| ReportError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })
 }
 
 /// Loads weights from `path` into `model`, which must have the same architecture.
@@ -27,8 +24,10 @@ pub fn load_checkpoint(model: Classifier, path: &Path) -> Result<Classifier, Con
             reason: "no such file".into(),
         });
     }
-    model.try_load_file(path).map_err(|e| ConfigError::Checkpoint {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })
+    model
+        .try_load_file(path)
+        .map_err(|e| ConfigError::Checkpoint {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
 }

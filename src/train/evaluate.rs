@@ -37,11 +37,7 @@ pub(crate) fn batch_tensors(
 pub(crate) fn count_correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> usize {
     let n = labels.dims()[0];
     let predicted = logits.argmax(1).reshape([n]);
-    predicted
-        .equal(labels)
-        .int()
-        .sum()
-        .into_scalar::<i64>() as usize
+    predicted.equal(labels).int().sum().into_scalar::<i64>() as usize
 }
 
 /// Evaluates `model` (an autodiff or plain module) on `data` without tracking gradients.

@@ -1,6 +1,7 @@
 //! Training classifiers: mini-batch SGD (with momentum) or Adam over seeded shuffles, with
 //! per-epoch metrics and checkpoints.
 
+pub mod bench;
 mod checkpoint;
 mod evaluate;
 mod loss;

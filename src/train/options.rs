@@ -77,7 +77,10 @@ mod tests {
     fn a_batch_larger_than_the_data_is_rejected() {
         assert!(opts().validate(10).is_ok());
         let err = opts().validate(9).unwrap_err().to_string();
-        assert!(err.contains("batch_size") && err.contains("9 examples"), "{err}");
+        assert!(
+            err.contains("batch_size") && err.contains("9 examples"),
+            "{err}"
+        );
     }
 
     #[test]

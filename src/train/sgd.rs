@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
-use burn::tensor::Device;
+use burn::tensor::{Device, Int, Tensor};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::Serialize;
@@ -46,7 +46,24 @@ pub struct Trained {
     pub samples_per_second: f64,
 }
 
-fn optimizer(opts: &TrainOptions) -> ModuleOptimizer {
+/// One optimizer step on one batch. Returns the updated model, the batch's mean loss and its
+/// logits (detached).
+pub(crate) fn step(
+    model: Classifier,
+    optim: &mut ModuleOptimizer,
+    lr: f64,
+    images: Tensor<4>,
+    labels: Tensor<1, Int>,
+) -> (Classifier, f64, Tensor<2>) {
+    let logits = model.forward(images);
+    let loss = cross_entropy(logits.clone(), labels);
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    let loss = loss.into_scalar::<f32>() as f64;
+    (optim.step(lr, model, grads), loss, logits.detach())
+}
+
+/// The optimizer `opts` asks for.
+pub(crate) fn optimizer(opts: &TrainOptions) -> ModuleOptimizer {
     match opts.optimizer {
         OptimizerKind::Sgd => {
             let momentum = (opts.momentum > 0.0).then(|| {
@@ -87,12 +104,10 @@ pub fn train(
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
         for batch in order.chunks(opts.batch_size) {
             let (images, labels) = batch_tensors(train, batch, &ad_device);
-            let logits = model.forward(images);
-            correct += count_correct(logits.clone().detach(), labels.clone());
-            let loss = cross_entropy(logits, labels);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            loss_sum += loss.into_scalar::<f32>() as f64 * batch.len() as f64;
-            model = optim.step(opts.lr, model, grads);
+            let (next, loss, logits) = step(model, &mut optim, opts.lr, images, labels.clone());
+            model = next;
+            correct += count_correct(logits, labels);
+            loss_sum += loss * batch.len() as f64;
             steps += 1;
             bar.inc(1);
         }
