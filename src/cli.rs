@@ -10,7 +10,7 @@ use ppml::data::DatasetName;
 use ppml::device::Backend;
 use ppml::experiments::train::TrainConfig;
 use ppml::model::{Activation, ModelKind};
-use ppml::train::OptimizerKind;
+use ppml::train::{LrSchedule, OptimizerKind};
 
 /// Privacy attacks on ML models, and the defenses that stop them, on real data.
 #[derive(Debug, Parser)]
@@ -162,6 +162,9 @@ pub struct TrainArgs {
     /// SGD momentum (0 = plain SGD).
     #[arg(long)]
     pub momentum: Option<f64>,
+    /// Learning-rate schedule.
+    #[arg(long)]
+    pub lr_schedule: Option<LrSchedule>,
     /// Use only the first N training examples.
     #[arg(long)]
     pub train_limit: Option<usize>,
@@ -205,6 +208,7 @@ impl TrainArgs {
         set(&mut config.optimizer, self.optimizer);
         set(&mut config.lr, self.lr);
         set(&mut config.momentum, self.momentum);
+        set(&mut config.lr_schedule, self.lr_schedule);
         if self.train_limit.is_some() {
             config.train_limit = self.train_limit;
         }

@@ -35,9 +35,9 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             let mut ctx = RunContext::new(options, config.backend, config.seed)?;
             let report = train::run(config, &mut ctx)?;
             println!(
-                "train: {:?} {:?} on {}: test accuracy {:.2}%, train accuracy {:.2}% ({:.0} samples/s) -> {}",
-                report.config.model,
-                report.config.activation,
+                "train: {} {} on {}: test accuracy {:.2}%, train accuracy {:.2}% ({:.0} samples/s) -> {}",
+                format!("{:?}", report.config.model).to_lowercase(),
+                format!("{:?}", report.config.activation).to_lowercase(),
                 report.header.dataset,
                 100.0 * report.test_accuracy,
                 100.0 * report.train_accuracy,

@@ -142,3 +142,38 @@ fn data_check_lists_the_fixture_as_a_subset() {
     let counts: Vec<u64> = serde_json::from_value(found["train_class_counts"].clone()).unwrap();
     assert_eq!(counts.iter().sum::<u64>(), 3000);
 }
+
+#[test]
+fn bench_train_reports_throughput_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    ppml(dir.path())
+        .args(["bench", "train", "--model", "mlp", "--backend", "flex"])
+        .args([
+            "--batch-size",
+            "16",
+            "--warmup",
+            "1",
+            "--steps",
+            "3",
+            "--json",
+        ])
+        .arg(&json)
+        .assert()
+        .success();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let row = &v["results"][0];
+    assert_eq!(row["model"], "mlp");
+    assert_eq!(row["timing"]["steps"], 3);
+    assert!(row["timing"]["samples_per_second"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn bench_with_zero_steps_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    ppml(dir.path())
+        .args(["bench", "train", "--steps", "0"])
+        .assert()
+        .code(2);
+}

@@ -17,7 +17,8 @@ use crate::device::Backend;
 use crate::model::{Activation, Classifier, ModelConfig, ModelKind};
 use crate::report::{ReportError, write_json_atomic};
 use crate::train::{
-    self, Evaluation, OptimizerKind, TrainOptions, evaluate, load_checkpoint, save_checkpoint,
+    self, Evaluation, LrSchedule, OptimizerKind, TrainOptions, evaluate, load_checkpoint,
+    save_checkpoint,
 };
 
 /// Training examples kept by `--quick`.
@@ -56,6 +57,8 @@ pub struct TrainConfig {
     pub lr: f64,
     /// SGD momentum.
     pub momentum: f64,
+    /// Learning-rate schedule.
+    pub lr_schedule: LrSchedule,
     /// Use only the first N training examples.
     pub train_limit: Option<usize>,
     /// Use only the first N test examples.
@@ -83,6 +86,7 @@ impl Default for TrainConfig {
             optimizer: OptimizerKind::Sgd,
             lr: 0.05,
             momentum: 0.9,
+            lr_schedule: LrSchedule::Constant,
             train_limit: None,
             test_limit: None,
             init_from: None,
@@ -123,6 +127,7 @@ impl TrainConfig {
             optimizer: self.optimizer,
             lr: self.lr,
             momentum: self.momentum,
+            lr_schedule: self.lr_schedule,
         }
     }
 

@@ -161,18 +161,13 @@ fn patch_indices(side: usize, kernel: usize, stride: usize, pad: usize) -> Vec<i
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::module::Param;
+    use rand::SeedableRng;
 
     #[test]
     fn feature_map_of_a_28_pixel_image_is_4_by_4() {
         assert_eq!(feature_side(28), 4);
     }
-}
-
-#[cfg(test)]
-mod conv1_tests {
-    use super::*;
-    use burn::module::Param;
-    use rand::SeedableRng;
 
     /// The im2col first layer computes exactly what burn's `Conv2d` computes with the same
     /// weights, padding included.

@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use serde::Serialize;
 
 use super::sgd::{optimizer, step};
-use super::{OptimizerKind, TrainOptions};
+use super::{LrSchedule, OptimizerKind, TrainOptions};
 use crate::model::{Classifier, ModelConfig};
 use crate::progress::Progress;
 
@@ -78,6 +78,7 @@ pub fn time_steps(
         optimizer: OptimizerKind::Sgd,
         lr: 0.05,
         momentum: 0.0,
+        lr_schedule: LrSchedule::Constant,
     };
     let mut optim = optimizer(&opts);
     let batches: Vec<(Tensor<4>, Tensor<1, Int>)> = (0..4)

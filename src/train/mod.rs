@@ -11,5 +11,5 @@ mod sgd;
 pub use checkpoint::{load_checkpoint, save_checkpoint};
 pub use evaluate::{Evaluation, evaluate};
 pub use loss::cross_entropy;
-pub use options::{OptimizerKind, TrainOptions};
+pub use options::{LrSchedule, OptimizerKind, TrainOptions};
 pub use sgd::{EpochRecord, Trained, train};

@@ -15,6 +15,30 @@ pub enum OptimizerKind {
     Adam,
 }
 
+/// How the learning rate changes over the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum LrSchedule {
+    /// The same learning rate for every step.
+    #[default]
+    Constant,
+    /// Cosine decay from `lr` to 0 over all steps (Loshchilov & Hutter 2017, without restarts).
+    Cosine,
+}
+
+impl LrSchedule {
+    /// The learning rate at step `t` (0-based) of `total`.
+    pub fn at(self, lr: f64, t: usize, total: usize) -> f64 {
+        match self {
+            LrSchedule::Constant => lr,
+            LrSchedule::Cosine => {
+                let progress = t as f64 / total.max(1) as f64;
+                0.5 * lr * (1.0 + (std::f64::consts::PI * progress).cos())
+            }
+        }
+    }
+}
+
 /// How to train.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainOptions {
@@ -28,6 +52,8 @@ pub struct TrainOptions {
     pub lr: f64,
     /// Momentum for SGD (0 = plain SGD); ignored by Adam.
     pub momentum: f64,
+    /// Learning-rate schedule.
+    pub lr_schedule: LrSchedule,
 }
 
 impl TrainOptions {
@@ -70,6 +96,7 @@ mod tests {
             optimizer: OptimizerKind::Sgd,
             lr: 0.1,
             momentum: 0.9,
+            lr_schedule: LrSchedule::Constant,
         }
     }
 
@@ -81,6 +108,15 @@ mod tests {
             err.contains("batch_size") && err.contains("9 examples"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn cosine_schedule_starts_at_lr_halves_midway_and_ends_near_zero() {
+        let s = LrSchedule::Cosine;
+        assert_eq!(s.at(0.1, 0, 100), 0.1);
+        assert!((s.at(0.1, 50, 100) - 0.05).abs() < 1e-12);
+        assert!(s.at(0.1, 99, 100) < 1e-4);
+        assert_eq!(LrSchedule::Constant.at(0.1, 99, 100), 0.1);
     }
 
     #[test]

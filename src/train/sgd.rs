@@ -104,7 +104,10 @@ pub fn train(
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
         for batch in order.chunks(opts.batch_size) {
             let (images, labels) = batch_tensors(train, batch, &ad_device);
-            let (next, loss, logits) = step(model, &mut optim, opts.lr, images, labels.clone());
+            let lr = opts
+                .lr_schedule
+                .at(opts.lr, steps, steps_per_epoch * opts.epochs);
+            let (next, loss, logits) = step(model, &mut optim, lr, images, labels.clone());
             model = next;
             correct += count_correct(logits, labels);
             loss_sum += loss * batch.len() as f64;
