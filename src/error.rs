@@ -11,6 +11,9 @@ pub enum Error {
     /// A configuration that cannot be run.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    /// Privacy parameters out of range, or a target ε no noise reaches.
+    #[error(transparent)]
+    Privacy(#[from] crate::privacy::PrivacyError),
     /// Writing results failed.
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
@@ -23,7 +26,7 @@ impl Error {
     /// 2 for bad input or configuration (the user can fix it), 1 for anything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Data(_) | Error::Config(_) => 2,
+            Error::Data(_) | Error::Config(_) | Error::Privacy(_) => 2,
             Error::Report(_) | Error::Backend(_) => 1,
         }
     }

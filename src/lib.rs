@@ -11,6 +11,7 @@ pub mod device;
 mod error;
 pub mod experiments;
 pub mod model;
+pub mod privacy;
 pub mod progress;
 pub mod report;
 pub mod train;
