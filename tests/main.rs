@@ -2,5 +2,8 @@
 
 mod cli;
 mod common;
+mod dp;
+mod dp_oracle;
 mod fetch;
+mod privacy;
 mod train;

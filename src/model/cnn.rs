@@ -8,11 +8,14 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, PaddingConfig2d};
+use burn::tensor::module::unfold4d;
+use burn::tensor::ops::UnfoldOptions;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::rngs::StdRng;
 
 use super::init::uniform_fan_in;
 use super::mlp::dense;
+use super::tape::{TappedLayer, WeightLayout, tapped_dense};
 use super::{Activation, ModelConfig};
 
 const K1: usize = 8;
@@ -107,18 +110,12 @@ impl Cnn {
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let act = self.activation;
         let [batch, _, side, _] = images.dims();
-        let device = images.device();
         let s1 = out_side(side, K1, S1, P1);
-        let flat: Tensor<2> = images.reshape([batch, side * side]);
-        let padded = Tensor::cat(vec![flat, Tensor::zeros([batch, 1], &device)], 1); // [batch, side² + 1]
-        let n = self.conv1_patches.len();
-        let idx =
-            Tensor::<1, Int>::from_data(TensorData::new(self.conv1_patches.clone(), [n]), &device);
-        let patches = padded.select(1, idx).reshape([batch * s1 * s1, K1 * K1]); // [batch·196, 64]
+        let patches = self.patches_of(images); // [batch, 196, 64]
         let c1 = self.conv1.weight.dims()[1];
         let x = self
             .conv1
-            .forward(patches) // [batch·196, c1]
+            .forward(patches.reshape([batch * s1 * s1, K1 * K1])) // [batch·196, c1]
             .reshape([batch, s1, s1, c1])
             .permute([0, 3, 1, 2]); // [batch, c1, 14, 14]
         let x = act.apply(x);
@@ -128,6 +125,75 @@ impl Cnn {
         let x: Tensor<2> = x.flatten(1, 3); // [batch, c2·16]
         let x = act.apply(self.fc1.forward(x)); // [batch, dense]
         self.fc2.forward(x) // [batch, classes]
+    }
+
+    /// [`Cnn::forward`] with every layer tapped (see `tape.rs`); same logits. The second
+    /// convolution runs as unfold + matmul here, so its patches are at hand for the
+    /// per-example gradients.
+    pub fn forward_tapped(&self, images: Tensor<4>, tapes: &mut Vec<TappedLayer>) -> Tensor<2> {
+        let act = self.activation;
+        let [batch, _, side, _] = images.dims();
+        let s1 = out_side(side, K1, S1, P1);
+        let patches = self.patches_of(images); // [batch, 196, 64]
+        let c1 = self.conv1.weight.dims()[1];
+        let conv1 = (
+            self.conv1.weight.val(),
+            self.conv1.weight.id,
+            WeightLayout::InOut,
+        );
+        let x = tapped_dense(patches, conv1, self.conv1.bias.as_ref(), tapes) // [batch, 196, c1]
+            .reshape([batch, s1, s1, c1])
+            .permute([0, 3, 1, 2]); // [batch, c1, 14, 14]
+        let x = self.pool.forward(act.apply(x)); // [batch, c1, 13, 13]
+
+        let s2 = out_side(out_side(s1, POOL, 1, 0), K2, S2, 0);
+        let [c2, ..] = self.conv2.weight.dims();
+        let unfolded = unfold4d(x, [K2, K2], UnfoldOptions::new([S2, S2], [0, 0], [1, 1])) // [batch, c1·16, 25]
+            .swap_dims(1, 2); // [batch, 25, c1·16]
+        let w2 = self
+            .conv2
+            .weight
+            .val()
+            .reshape([c2, c1 * K2 * K2])
+            .transpose(); // [c1·16, c2]
+        let conv2 = (w2, self.conv2.weight.id, WeightLayout::OutIn);
+        let x = tapped_dense(unfolded, conv2, self.conv2.bias.as_ref(), tapes) // [batch, 25, c2]
+            .reshape([batch, s2, s2, c2])
+            .permute([0, 3, 1, 2]); // [batch, c2, 5, 5]
+        let x = self.pool.forward(act.apply(x)); // [batch, c2, 4, 4]
+
+        let x: Tensor<3> = x.flatten::<2>(1, 3).unsqueeze_dim(1); // [batch, 1, c2·16]
+        let fc1 = (
+            self.fc1.weight.val(),
+            self.fc1.weight.id,
+            WeightLayout::InOut,
+        );
+        let x = act.apply(tapped_dense(x, fc1, self.fc1.bias.as_ref(), tapes)); // [batch, 1, dense]
+        let fc2 = (
+            self.fc2.weight.val(),
+            self.fc2.weight.id,
+            WeightLayout::InOut,
+        );
+        let x = tapped_dense(x, fc2, self.fc2.bias.as_ref(), tapes); // [batch, 1, classes]
+        let classes = x.dims()[2];
+        x.reshape([batch, classes])
+    }
+
+    /// The 8×8 input patches of the first convolution, zero padding included.
+    ///
+    /// # Shapes
+    /// - `images`: `[batch, 1, side, side]`
+    /// - output: `[batch, positions, 64]`
+    fn patches_of(&self, images: Tensor<4>) -> Tensor<3> {
+        let [batch, _, side, _] = images.dims();
+        let device = images.device();
+        let s1 = out_side(side, K1, S1, P1);
+        let flat: Tensor<2> = images.reshape([batch, side * side]);
+        let padded = Tensor::cat(vec![flat, Tensor::zeros([batch, 1], &device)], 1); // [batch, side² + 1]
+        let n = self.conv1_patches.len();
+        let idx =
+            Tensor::<1, Int>::from_data(TensorData::new(self.conv1_patches.clone(), [n]), &device);
+        padded.select(1, idx).reshape([batch, s1 * s1, K1 * K1])
     }
 }
 

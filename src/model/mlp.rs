@@ -6,6 +6,7 @@ use burn::tensor::{Device, Tensor};
 use rand::rngs::StdRng;
 
 use super::init::uniform_fan_in;
+use super::tape::{TappedLayer, WeightLayout, tapped_dense};
 use super::{Activation, ModelConfig};
 
 /// Dense layers with the activation between them (none after the last).
@@ -56,5 +57,21 @@ impl Mlp {
             }
         }
         x
+    }
+
+    /// [`Mlp::forward`] with every layer tapped (see `tape.rs`); same logits.
+    pub fn forward_tapped(&self, images: Tensor<4>, tapes: &mut Vec<TappedLayer>) -> Tensor<2> {
+        let batch = images.dims()[0];
+        let mut x: Tensor<3> = images.flatten::<2>(1, 3).unsqueeze_dim(1); // [batch, 1, side²]
+        let last = self.layers.len() - 1;
+        for (i, layer) in self.layers.iter().enumerate() {
+            let weight = (layer.weight.val(), layer.weight.id, WeightLayout::InOut);
+            x = tapped_dense(x, weight, layer.bias.as_ref(), tapes); // [batch, 1, d_out]
+            if i < last {
+                x = self.activation.apply(x);
+            }
+        }
+        let classes = x.dims()[2];
+        x.reshape([batch, classes])
     }
 }

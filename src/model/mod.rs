@@ -9,6 +9,7 @@ mod cnn;
 mod config;
 mod init;
 mod mlp;
+mod tape;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, activation};
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 pub use cnn::Cnn;
 pub use config::{ModelConfig, ModelKind};
 pub use mlp::Mlp;
+pub use tape::{TappedLayer, WeightLayout};
 
 /// The nonlinearity between layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
@@ -74,6 +76,16 @@ impl Classifier {
         match self {
             Classifier::Mlp(m) => m.forward(images),
             Classifier::Cnn(m) => m.forward(images),
+        }
+    }
+
+    /// [`Classifier::forward`] that also records, for every trainable layer, its input and a
+    /// zero "tap" on its output whose gradient is the per-example output gradient (DP-SGD's
+    /// per-example norms; see `tape.rs`). Layers are pushed in forward order.
+    pub fn forward_tapped(&self, images: Tensor<4>, tapes: &mut Vec<TappedLayer>) -> Tensor<2> {
+        match self {
+            Classifier::Mlp(m) => m.forward_tapped(images, tapes),
+            Classifier::Cnn(m) => m.forward_tapped(images, tapes),
         }
     }
 }

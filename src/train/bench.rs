@@ -1,19 +1,45 @@
 //! Training-step throughput, measured the way the peer figures in DESIGN.md were: random inputs
 //! `x ~ U[0, 1)` of shape `[batch, 1, 28, 28]`, uniform labels, four fixed batches used in
 //! rotation, mean cross-entropy, plain SGD (lr 0.05, no momentum), warm-up steps first, then the
-//! median over timed steps.
+//! median over timed steps. DP-SGD modes use the peers' settings too: a fixed batch (no Poisson
+//! sampling), σ = 1, C = 1.
 
 use std::time::Instant;
 
+use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use rand::RngExt;
 use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 
+use super::dp::{DpSgd, add_noise, clipped_batch_gradient, clipped_sum_per_example_loop};
 use super::sgd::{optimizer, step};
 use super::{LrSchedule, OptimizerKind, TrainOptions};
 use crate::model::{Classifier, ModelConfig};
 use crate::progress::Progress;
+
+/// What one timed step does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepMode {
+    /// Non-private SGD: mean loss, one backward pass.
+    Plain,
+    /// DP-SGD: tapped forward/backward, ghost norms, clipped sum, noise (σ = 1, C = 1).
+    Dp,
+    /// DP-SGD with the per-example loop oracle: one backward pass per example.
+    DpLoop,
+}
+
+impl StepMode {
+    /// The name on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepMode::Plain => "plain",
+            StepMode::Dp => "dp",
+            StepMode::DpLoop => "dp-loop",
+        }
+    }
+}
 
 /// Step timings of one model on one backend.
 #[derive(Debug, Clone, Serialize)]
@@ -47,6 +73,8 @@ pub fn median(values: &[f64]) -> f64 {
 /// What to time.
 #[derive(Debug, Clone, Copy)]
 pub struct StepBench {
+    /// What a step does.
+    pub mode: StepMode,
     /// Examples per step.
     pub batch_size: usize,
     /// Untimed steps first.
@@ -65,6 +93,7 @@ pub fn time_steps(
     progress: &Progress,
 ) -> StepTiming {
     let StepBench {
+        mode,
         batch_size,
         warmup,
         steps,
@@ -72,6 +101,12 @@ pub fn time_steps(
     let (side, classes) = (model.side, model.classes);
     let ad = device.clone().autodiff();
     let mut model = Classifier::new(model, &ad, rng);
+    if mode == StepMode::Dp {
+        model = model.no_grad(); // as DP training runs it: only the taps need gradients
+    }
+    // Fixed batches, as the peers: the sample rate only sets the noise's divisor q·N = batch.
+    let dp = DpSgd::new(1.0, 1.0, 1.0, batch_size).expect("valid constants");
+    let mut noise_rng = StdRng::seed_from_u64(0);
     let opts = TrainOptions {
         epochs: 1,
         batch_size,
@@ -100,9 +135,21 @@ pub fn time_steps(
     for i in 0..warmup + steps {
         let (x, y) = batches[i % batches.len()].clone();
         let started = Instant::now();
-        // `step` reads the loss back, so the step has finished when it returns.
-        let (next, _, _) = step(model, &mut optim, opts.lr, x, y);
-        model = next;
+        // Every step reads the loss back, so it has finished when it returns.
+        model = match mode {
+            StepMode::Plain => step(model, &mut optim, opts.lr, x, y).0,
+            StepMode::Dp => {
+                let clipped = clipped_batch_gradient(&model, x, y, dp.max_grad_norm);
+                let grads =
+                    add_noise(clipped.sum, &dp, &mut noise_rng).into_gradients_params(&model);
+                optim.step(opts.lr, model, grads)
+            }
+            StepMode::DpLoop => {
+                let sum = clipped_sum_per_example_loop(&model, x, y, dp.max_grad_norm);
+                let grads = add_noise(sum, &dp, &mut noise_rng).into_gradients_params(&model);
+                optim.step(opts.lr, model, grads)
+            }
+        };
         if i >= warmup {
             times.push(started.elapsed().as_secs_f64());
         }

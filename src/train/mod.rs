@@ -1,8 +1,9 @@
 //! Training classifiers: mini-batch SGD (with momentum) or Adam over seeded shuffles, with
-//! per-epoch metrics and checkpoints.
+//! per-epoch metrics and checkpoints; DP-SGD in [`dp`].
 
 pub mod bench;
 mod checkpoint;
+pub mod dp;
 mod evaluate;
 mod loss;
 mod options;
@@ -10,6 +11,6 @@ mod sgd;
 
 pub use checkpoint::{load_checkpoint, save_checkpoint};
 pub use evaluate::{Evaluation, evaluate};
-pub use loss::cross_entropy;
+pub use loss::{cross_entropy, per_example_cross_entropy};
 pub use options::{LrSchedule, OptimizerKind, TrainOptions};
 pub use sgd::{EpochRecord, Trained, train};

@@ -79,9 +79,15 @@ impl TrainOptions {
         Ok(())
     }
 
-    /// Optimizer steps in one epoch over `train_len` examples (the last batch may be short).
-    pub fn steps_per_epoch(&self, train_len: usize) -> usize {
-        train_len.div_ceil(self.batch_size)
+    /// Optimizer steps in one epoch over `train_len` examples: `⌈N / B⌉` shuffled batches (the
+    /// last may be short), or with Poisson sampling `⌊N / B⌋` steps of expected size `B`, as
+    /// Opacus counts them (`1 / q` with `q = B / N`).
+    pub fn steps_per_epoch(&self, train_len: usize, poisson: bool) -> usize {
+        if poisson {
+            (train_len / self.batch_size).max(1)
+        } else {
+            train_len.div_ceil(self.batch_size)
+        }
     }
 }
 
