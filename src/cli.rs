@@ -10,6 +10,8 @@ use ppml::data::DatasetName;
 use ppml::device::Backend;
 use ppml::experiments::train::TrainConfig;
 use ppml::model::{Activation, ModelKind};
+use ppml::privacy::Accountant;
+use ppml::train::bench::StepMode;
 use ppml::train::{LrSchedule, OptimizerKind};
 
 /// Privacy attacks on ML models, and the defenses that stop them, on real data.
@@ -32,6 +34,8 @@ pub enum Command {
     /// Find, verify and download datasets.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Privacy of DP-SGD: ε for a noise multiplier, or the noise multiplier for a target ε.
+    Accountant(AccountantArgs),
     /// Measure speed (figures for the README's speed table).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -49,6 +53,10 @@ pub enum BenchCommand {
         /// Models to measure, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = "mlp,cnn")]
         model: Vec<ModelKind>,
+        /// Step kinds, comma-separated: plain SGD, DP-SGD (ghost norms), DP-SGD by the
+        /// per-example loop (slow: timed over at most 5 steps).
+        #[arg(long, value_delimiter = ',', default_value = "plain,dp,dp-loop")]
+        mode: Vec<StepMode>,
         /// Examples per step.
         #[arg(long, default_value_t = 256)]
         batch_size: usize,
@@ -174,6 +182,54 @@ pub struct TrainArgs {
     /// Start from the weights of this checkpoint (a model.bpk written by an earlier run).
     #[arg(long)]
     pub init_from: Option<PathBuf>,
+    #[command(flatten)]
+    pub dp: DpArgs,
+}
+
+/// DP-SGD flags.
+#[derive(Debug, Args)]
+pub struct DpArgs {
+    /// Train with DP-SGD to this ε (the noise multiplier is calibrated); `inf` = no DP.
+    #[arg(long)]
+    pub epsilon: Option<f64>,
+    /// δ of the (ε, δ) guarantee [default: 1e-5].
+    #[arg(long)]
+    pub delta: Option<f64>,
+    /// Per-example gradient norm bound C [default: 1].
+    #[arg(long)]
+    pub clip_norm: Option<f64>,
+    /// Train with DP-SGD at this noise multiplier σ instead of a target ε.
+    #[arg(long)]
+    pub noise_multiplier: Option<f64>,
+    /// Accountant that calibrates σ and reports ε [default: pld].
+    #[arg(long)]
+    pub accountant: Option<Accountant>,
+}
+
+/// `ppml accountant`.
+#[derive(Debug, Args)]
+pub struct AccountantArgs {
+    /// Poisson sample rate q (expected batch size / dataset size).
+    #[arg(long)]
+    pub sample_rate: f64,
+    /// Number of noisy steps T.
+    #[arg(long)]
+    pub steps: u64,
+    /// δ.
+    #[arg(long, default_value_t = 1e-5)]
+    pub delta: f64,
+    /// Noise multiplier σ: print the ε it gives.
+    #[arg(long, required_unless_present = "epsilon", conflicts_with = "epsilon")]
+    pub noise_multiplier: Option<f64>,
+    /// Target ε: print the smallest σ that reaches it.
+    #[arg(long)]
+    pub epsilon: Option<f64>,
+    /// Accountant for the calibration and the headline ε.
+    #[arg(long, default_value = "pld")]
+    pub accountant: Accountant,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn set<T>(slot: &mut T, flag: Option<T>) {
@@ -218,6 +274,15 @@ impl TrainArgs {
         if self.init_from.is_some() {
             config.init_from = self.init_from;
         }
+        let dp = self.dp;
+        if dp.epsilon.is_some() || dp.noise_multiplier.is_some() {
+            // A flag picks how the noise is set; the file's other choice no longer applies.
+            config.epsilon = dp.epsilon;
+            config.noise_multiplier = dp.noise_multiplier;
+        }
+        set(&mut config.delta, dp.delta);
+        set(&mut config.clip_norm, dp.clip_norm);
+        set(&mut config.accountant, dp.accountant);
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! What each subcommand does: resolve its config, run the library, print a summary.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use ppml::config::{at_least_one, load_toml};
 use ppml::data::{self, DatasetName, DatasetReport, FileCheck};
@@ -8,14 +9,17 @@ use ppml::device::Backend;
 use ppml::experiments::train::{self, TrainConfig};
 use ppml::experiments::{RunContext, RunOptions};
 use ppml::model::{Activation, ModelConfig, ModelKind};
+use ppml::privacy::{
+    self, Accountant, PrivacyError, PrivacySpent, SubsampledGaussian, calibrate_noise,
+};
 use ppml::progress::Progress;
 use ppml::report::{ReportError, write_json_atomic};
-use ppml::train::bench::{StepBench, time_steps};
+use ppml::train::bench::{StepBench, StepMode, time_steps};
 use ppml::{Error, Result};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use crate::cli::{BenchCommand, Cli, Command, CommonArgs, DataCommand, RunCommand};
+use crate::cli::{AccountantArgs, BenchCommand, Cli, Command, CommonArgs, DataCommand, RunCommand};
 
 /// Runs the parsed command.
 pub fn dispatch(cli: Cli) -> Result<()> {
@@ -34,8 +38,20 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             args.apply(&mut config)?;
             let mut ctx = RunContext::new(options, config.backend, config.seed)?;
             let report = train::run(config, &mut ctx)?;
+            let privacy = match &report.privacy {
+                None => "non-private".to_string(),
+                Some(p) => format!(
+                    "DP-SGD ε = {:.3} at δ = {:e} ({}; σ = {:.4}, q = {:.5}, {} steps)",
+                    p.spent.epsilon,
+                    p.spent.delta,
+                    p.spent.accountant.as_str(),
+                    p.spent.noise_multiplier,
+                    p.spent.sample_rate,
+                    p.spent.steps
+                ),
+            };
             println!(
-                "train: {} {} on {}: test accuracy {:.2}%, train accuracy {:.2}% ({:.0} samples/s) -> {}",
+                "train: {} {} on {}, {privacy}: test accuracy {:.2}%, train accuracy {:.2}% ({:.0} samples/s) -> {}",
                 format!("{:?}", report.config.model).to_lowercase(),
                 format!("{:?}", report.config.activation).to_lowercase(),
                 report.header.dataset,
@@ -46,6 +62,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Accountant(args) => accountant(&args),
         Command::Data(DataCommand::Fetch {
             name,
             data_dir,
@@ -61,13 +78,13 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Train {
             backend,
             model,
+            mode,
             batch_size,
             warmup,
             steps,
             json,
         }) => bench_train(
-            &backend,
-            &model,
+            (&backend, &model, &mode),
             batch_size,
             (warmup, steps),
             json,
@@ -79,6 +96,63 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             json,
         }) => check(name, data_dir.as_deref(), json),
     }
+}
+
+/// `ppml accountant`: ε of a noise multiplier, or the noise multiplier of a target ε, with
+/// both accountants' figures and how long each took.
+fn accountant(args: &AccountantArgs) -> Result<()> {
+    let timed = |f: &mut dyn FnMut() -> Result<f64, PrivacyError>| {
+        let started = Instant::now();
+        f().map(|v| (v, started.elapsed().as_secs_f64()))
+    };
+    let (q, steps, delta) = (args.sample_rate, args.steps, args.delta);
+    let calibration = match args.epsilon {
+        Some(target) => Some(timed(&mut || {
+            calibrate_noise(args.accountant, q, steps, target, delta)
+        })?),
+        None => None,
+    };
+    let sigma = calibration.map_or_else(
+        || {
+            args.noise_multiplier
+                .expect("clap requires --noise-multiplier without --epsilon")
+        },
+        |(s, _)| s,
+    );
+    let mech = SubsampledGaussian::new(q, sigma, steps)?;
+    let (eps_pld, pld_seconds) = timed(&mut || privacy::epsilon(Accountant::Pld, &mech, delta))?;
+    let (eps_rdp, rdp_seconds) = timed(&mut || privacy::epsilon(Accountant::Rdp, &mech, delta))?;
+    let spent = PrivacySpent::of(&mech, delta, args.accountant)?;
+    if args.json {
+        let value = serde_json::json!({
+            "privacy": spent,
+            "target_epsilon": args.epsilon,
+            "seconds": {
+                "epsilon_pld": pld_seconds,
+                "epsilon_rdp": rdp_seconds,
+                "calibration": calibration.map(|(_, t)| t),
+            },
+            "ppml_version": env!("CARGO_PKG_VERSION"),
+        });
+        let text = serde_json::to_string_pretty(&value).map_err(ReportError::from)?;
+        println!("{text}");
+        return Ok(());
+    }
+    println!("Poisson-subsampled Gaussian: q = {q}, σ = {sigma:.4}, {steps} steps, δ = {delta:e}");
+    if let (Some(target), Some((_, t))) = (args.epsilon, calibration) {
+        println!(
+            "  calibrated: σ = {sigma:.4} is the smallest noise multiplier with ε ≤ {target} under {} ({:.2} s)",
+            args.accountant.as_str(),
+            t
+        );
+    }
+    println!("  pld: ε = {eps_pld:.4} ({:.1} ms)", pld_seconds * 1e3);
+    println!(
+        "  rdp: ε = {eps_rdp:.4} at order {} ({:.1} ms)",
+        spent.rdp_order,
+        rdp_seconds * 1e3
+    );
+    Ok(())
 }
 
 fn run_options(common: &CommonArgs, experiment: &str, progress: Progress) -> RunOptions {
@@ -142,10 +216,9 @@ fn print_report(r: &DatasetReport) {
     println!("  sha256: {verified}/4 files match the published content{why}");
 }
 
-/// `ppml bench train`: one line per backend and model, and optionally a JSON file.
+/// `ppml bench train`: one line per backend, model and step mode, and optionally a JSON file.
 fn bench_train(
-    backends: &[Backend],
-    models: &[ModelKind],
+    (backends, models, modes): (&[Backend], &[ModelKind], &[StepMode]),
     batch_size: usize,
     (warmup, steps): (usize, usize),
     json: Option<PathBuf>,
@@ -154,29 +227,49 @@ fn bench_train(
     at_least_one("batch_size", batch_size)?;
     at_least_one("steps", steps)?;
     let mut rows = Vec::new();
-    println!("backend  model  batch  median ms/step  samples/s");
+    println!("backend  model  mode     batch  median ms/step  samples/s  vs plain");
     for &backend in backends {
         let device = backend.device()?;
         for &kind in models {
-            let mut rng = StdRng::seed_from_u64(0);
-            let model_config = bench_model(kind);
-            let bench = StepBench {
-                batch_size,
-                warmup,
-                steps,
-            };
-            let t = time_steps(&model_config, bench, &device, &mut rng, progress);
-            println!(
-                "{:<8} {:<6} {:>5}  {:>14.2}  {:>9.0}",
-                backend.as_str(),
-                format!("{kind:?}").to_lowercase(),
-                batch_size,
-                t.median_seconds * 1e3,
-                t.samples_per_second
-            );
-            rows.push(serde_json::json!({
-                "backend": backend, "model": kind, "config": model_config, "timing": t
-            }));
+            let mut plain_median = None;
+            for &mode in modes {
+                let mut rng = StdRng::seed_from_u64(0);
+                let model_config = bench_model(kind);
+                let bench = StepBench {
+                    mode,
+                    batch_size,
+                    // The per-example loop is ~100× slower; a few steps give a stable median.
+                    warmup: if mode == StepMode::DpLoop {
+                        warmup.min(1)
+                    } else {
+                        warmup
+                    },
+                    steps: if mode == StepMode::DpLoop {
+                        steps.min(5)
+                    } else {
+                        steps
+                    },
+                };
+                let t = time_steps(&model_config, bench, &device, &mut rng, progress);
+                if mode == StepMode::Plain {
+                    plain_median = Some(t.median_seconds);
+                }
+                let ratio = plain_median.map(|p| t.median_seconds / p);
+                println!(
+                    "{:<8} {:<6} {:<8} {:>5}  {:>14.2}  {:>9.0}  {}",
+                    backend.as_str(),
+                    format!("{kind:?}").to_lowercase(),
+                    mode.as_str(),
+                    batch_size,
+                    t.median_seconds * 1e3,
+                    t.samples_per_second,
+                    ratio.map_or("-".into(), |r| format!("{r:.2}x")),
+                );
+                rows.push(serde_json::json!({
+                    "backend": backend, "model": kind, "mode": mode, "config": model_config,
+                    "timing": t, "time_vs_plain": ratio,
+                }));
+            }
         }
     }
     if let Some(path) = json {
@@ -184,6 +277,7 @@ fn bench_train(
             "benchmark": "train-step",
             "ppml_version": env!("CARGO_PKG_VERSION"),
             "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            "dp": { "noise_multiplier": 1.0, "max_grad_norm": 1.0, "sampling": "fixed batch" },
             "results": rows,
         });
         write_json_atomic(&path, &value)?;

@@ -11,11 +11,13 @@ use serde::{Deserialize, Serialize};
 
 use super::{ResultHeader, RunContext};
 use crate::Result;
-use crate::config::{ConfigError, at_least_one};
+use crate::config::{ConfigError, at_least_one, positive};
 use crate::data::{Dataset, DatasetName};
 use crate::device::Backend;
 use crate::model::{Activation, Classifier, ModelConfig, ModelKind};
+use crate::privacy::{Accountant, PrivacySpent, SubsampledGaussian, calibrate_noise};
 use crate::report::{ReportError, write_json_atomic};
+use crate::train::dp::DpSgd;
 use crate::train::{
     self, Evaluation, LrSchedule, OptimizerKind, TrainOptions, evaluate, load_checkpoint,
     save_checkpoint,
@@ -65,6 +67,17 @@ pub struct TrainConfig {
     pub test_limit: Option<usize>,
     /// Start from the weights in this checkpoint instead of a fresh initialisation.
     pub init_from: Option<PathBuf>,
+    /// Target ε of DP-SGD; the noise multiplier is calibrated to meet it. Absent or `inf`:
+    /// non-private training (unless `noise_multiplier` is set).
+    pub epsilon: Option<f64>,
+    /// δ of the (ε, δ) guarantee.
+    pub delta: f64,
+    /// DP-SGD's per-example gradient norm bound C.
+    pub clip_norm: f64,
+    /// DP-SGD's noise multiplier σ, when given directly instead of `epsilon`.
+    pub noise_multiplier: Option<f64>,
+    /// Accountant that calibrates σ and reports ε.
+    pub accountant: Accountant,
     /// Shrink the run to seconds (smoke tests, CI).
     pub quick: bool,
 }
@@ -90,14 +103,23 @@ impl Default for TrainConfig {
             train_limit: None,
             test_limit: None,
             init_from: None,
+            epsilon: None,
+            delta: 1e-5,
+            clip_norm: 1.0,
+            noise_multiplier: None,
+            accountant: Accountant::default(),
             quick: false,
         }
     }
 }
 
 impl TrainConfig {
-    /// Applies `--quick`: a small slice of the data and one epoch.
+    /// Applies `--quick` (a small slice of the data, one epoch) and reads `epsilon = inf` as
+    /// "no DP", so the resolved config never holds an infinity (JSON has none).
     pub fn resolve_quick(mut self) -> Self {
+        if self.epsilon == Some(f64::INFINITY) {
+            self.epsilon = None;
+        }
         if self.quick {
             self.train_limit = Some(self.train_limit.map_or(QUICK_TRAIN, |n| n.min(QUICK_TRAIN)));
             self.test_limit = Some(self.test_limit.map_or(QUICK_TEST, |n| n.min(QUICK_TEST)));
@@ -140,6 +162,33 @@ impl TrainConfig {
             at_least_one("test_limit", n)?;
         }
         self.model_config(28, 2).validate()?;
+        if let Some(eps) = self.epsilon {
+            if !(eps > 0.0) {
+                return Err(ConfigError::invalid(
+                    "epsilon",
+                    eps,
+                    "must be greater than 0 (inf = no DP)",
+                ));
+            }
+        }
+        if !(self.delta > 0.0 && self.delta < 1.0) {
+            return Err(ConfigError::invalid(
+                "delta",
+                self.delta,
+                "must be strictly between 0 and 1",
+            ));
+        }
+        positive("clip_norm", self.clip_norm)?;
+        if let Some(sigma) = self.noise_multiplier {
+            positive("noise_multiplier", sigma)?;
+            if self.epsilon.is_some() {
+                return Err(ConfigError::invalid(
+                    "noise_multiplier",
+                    sigma,
+                    "give either epsilon (σ is then calibrated) or noise_multiplier, not both",
+                ));
+            }
+        }
         // The training-set size is not known yet; `usize::MAX` defers that check.
         self.train_options().validate(usize::MAX)
     }
@@ -178,7 +227,7 @@ pub struct TrainReport {
     /// The full resolved config.
     pub config: TrainConfig,
     /// Privacy accounting (`null`: non-private training).
-    pub privacy: Option<serde_json::Value>,
+    pub privacy: Option<DpReport>,
     /// The data used.
     pub data: DataSummary,
     /// Trainable parameters.
@@ -201,6 +250,48 @@ pub struct TrainReport {
     pub timing: Timing,
 }
 
+/// The `privacy` block of a DP-SGD run.
+#[derive(Debug, Clone, Serialize)]
+pub struct DpReport {
+    /// ε, δ, σ, q, steps and the accountants' figures.
+    #[serde(flatten)]
+    pub spent: PrivacySpent,
+    /// The ε asked for (`null` when σ was given directly).
+    pub target_epsilon: Option<f64>,
+    /// Per-example clipping norm C.
+    pub clip_norm: f64,
+    /// Expected Poisson batch size q·N.
+    pub expected_batch_size: f64,
+}
+
+/// DP-SGD's parameters for this config on `train_len` examples, with the privacy they spend;
+/// `None` for non-private training. Calibrates σ when a target ε is given.
+pub fn resolve_privacy(
+    config: &TrainConfig,
+    train_len: usize,
+) -> Result<Option<(DpSgd, DpReport)>> {
+    let opts = config.train_options();
+    let sample_rate = config.batch_size as f64 / train_len as f64;
+    let steps = (opts.steps_per_epoch(train_len, true) * opts.epochs) as u64;
+    let noise_multiplier = match (config.epsilon, config.noise_multiplier) {
+        (None, None) => return Ok(None),
+        (None, Some(sigma)) => sigma,
+        (Some(eps), _) => {
+            calibrate_noise(config.accountant, sample_rate, steps, eps, config.delta)?
+        }
+    };
+    let mech = SubsampledGaussian::new(sample_rate, noise_multiplier, steps)?;
+    let spent = PrivacySpent::of(&mech, config.delta, config.accountant)?;
+    let dp = DpSgd::new(sample_rate, noise_multiplier, config.clip_norm, train_len)?;
+    let report = DpReport {
+        spent,
+        target_epsilon: config.epsilon,
+        clip_norm: config.clip_norm,
+        expected_batch_size: dp.expected_batch_size(),
+    };
+    Ok(Some((dp, report)))
+}
+
 fn limit(data: &Dataset, n: Option<usize>) -> Dataset {
     match n {
         Some(n) if n < data.len() => data.take(n),
@@ -219,6 +310,7 @@ pub fn run(config: TrainConfig, ctx: &mut RunContext) -> Result<TrainReport> {
     let test_set = limit(&splits.test, config.test_limit);
     let opts = config.train_options();
     opts.validate(train_set.len())?;
+    let privacy = resolve_privacy(&config, train_set.len())?;
 
     let model_config = config.model_config(train_set.rows(), train_set.classes());
     model_config.validate()?;
@@ -234,6 +326,7 @@ pub fn run(config: TrainConfig, ctx: &mut RunContext) -> Result<TrainReport> {
         &train_set,
         &test_set,
         &opts,
+        privacy.as_ref().map(|(dp, _)| dp),
         &ctx.device,
         &mut ctx.rng,
         &ctx.options.progress,
@@ -249,7 +342,7 @@ pub fn run(config: TrainConfig, ctx: &mut RunContext) -> Result<TrainReport> {
 
     let report = TrainReport {
         header: ResultHeader::new("train", config.dataset, config.seed, config.quick),
-        privacy: None,
+        privacy: privacy.map(|(_, report)| report),
         data: DataSummary {
             train: train_set.len(),
             test: test_set.len(),
