@@ -98,3 +98,217 @@ fn without_noise_the_step_divides_the_clipped_sum_by_the_expected_batch() {
         .unwrap();
     assert_eq!(v, vec![1.0, -2.0]);
 }
+
+mod cli {
+    use crate::common::{fixtures, metrics, ppml};
+
+    /// `ppml run train` on the fixture with `args`: exit 2, `expect` on stderr, no results.
+    fn train_rejects(args: &[&str], expect: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let assert = ppml(dir.path())
+            .args([
+                "run",
+                "train",
+                "--offline",
+                "--dataset",
+                "fashion-mnist",
+                "--quick",
+            ])
+            .arg("--data-dir")
+            .arg(fixtures())
+            .arg("--out")
+            .arg(&out)
+            .args(args)
+            .assert()
+            .code(2);
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        assert!(stderr.contains(expect), "stderr lacks {expect:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(!out.exists(), "no output folder for a rejected run");
+    }
+
+    #[test]
+    fn impossible_privacy_parameters_exit_2_with_the_reason() {
+        train_rejects(&["--epsilon", "0"], "epsilon");
+        train_rejects(&["--epsilon=-1"], "epsilon");
+        train_rejects(&["--epsilon", "1", "--delta", "0"], "delta");
+        train_rejects(&["--epsilon", "1", "--delta", "1"], "delta");
+        train_rejects(&["--epsilon", "1", "--clip-norm", "0"], "clip_norm");
+        train_rejects(&["--noise-multiplier", "0"], "noise_multiplier");
+        train_rejects(&["--noise-multiplier=-2"], "noise_multiplier");
+        // 1e-6 is out of reach for one epoch at q = 256/2000 even with σ = 1000.
+        train_rejects(&["--epsilon", "1e-6"], "unreachable");
+    }
+
+    #[test]
+    fn giving_both_epsilon_and_sigma_in_a_config_exits_2() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("c.toml");
+        std::fs::write(&cfg, "epsilon = 2.0\nnoise_multiplier = 1.0\n").unwrap();
+        train_rejects(&["--config", cfg.to_str().unwrap()], "not both");
+    }
+
+    #[test]
+    fn accountant_rejects_out_of_range_arguments() {
+        let dir = tempfile::tempdir().unwrap();
+        for (args, expect) in [
+            (
+                &["--sample-rate", "0", "--noise-multiplier", "1"][..],
+                "sample rate",
+            ),
+            (
+                &["--sample-rate", "1.5", "--noise-multiplier", "1"],
+                "sample rate",
+            ),
+            (
+                &["--sample-rate", "0.01", "--noise-multiplier", "0"],
+                "noise multiplier",
+            ),
+            (
+                &[
+                    "--sample-rate",
+                    "0.01",
+                    "--noise-multiplier",
+                    "1",
+                    "--delta",
+                    "1",
+                ],
+                "delta",
+            ),
+            (&["--sample-rate", "0.01", "--epsilon", "0"], "epsilon"),
+            (&["--sample-rate", "1", "--epsilon", "1e-6"], "unreachable"),
+        ] {
+            let assert = ppml(dir.path())
+                .args(["accountant", "--steps", "100"])
+                .args(args)
+                .assert()
+                .code(2);
+            let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+            assert!(stderr.contains(expect), "{args:?}: {stderr}");
+        }
+    }
+
+    #[test]
+    fn accountant_prints_both_epsilons_and_calibrates_sigma() {
+        let dir = tempfile::tempdir().unwrap();
+        // The MNIST-like case of the reference vectors.
+        let assert = ppml(dir.path())
+            .args(["accountant", "--sample-rate", "0.004266666666666667"])
+            .args(["--noise-multiplier", "1.1", "--steps", "14062", "--json"])
+            .assert()
+            .success();
+        let v: serde_json::Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+        let p = &v["privacy"];
+        assert!(
+            (p["epsilon_rdp"].as_f64().unwrap() - 2.596556).abs() < 1e-4,
+            "{p}"
+        );
+        assert!(
+            (p["epsilon_pld"].as_f64().unwrap() - 2.381686).abs() < 2e-3,
+            "{p}"
+        );
+        assert_eq!(p["epsilon"], p["epsilon_pld"], "PLD is the default");
+
+        let assert = ppml(dir.path())
+            .args(["accountant", "--sample-rate", "0.004266666666666667"])
+            .args([
+                "--epsilon",
+                "1.5",
+                "--steps",
+                "3515",
+                "--accountant",
+                "rdp",
+                "--json",
+            ])
+            .assert()
+            .success();
+        let v: serde_json::Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+        let sigma = v["privacy"]["noise_multiplier"].as_f64().unwrap();
+        assert!((sigma - 1.0205).abs() < 0.01, "σ = {sigma}");
+        assert!(v["privacy"]["epsilon"].as_f64().unwrap() <= 1.5);
+    }
+
+    #[test]
+    fn a_dp_run_records_its_privacy_and_learns() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("dp");
+        ppml(dir.path())
+            .args(["run", "train", "--offline", "--dataset", "fashion-mnist"])
+            .arg("--data-dir")
+            .arg(fixtures())
+            .arg("--out")
+            .arg(&out)
+            .args([
+                "--model",
+                "mlp",
+                "--epochs",
+                "3",
+                "--batch-size",
+                "300",
+                "--test-limit",
+                "500",
+            ])
+            .args([
+                "--epsilon",
+                "8",
+                "--clip-norm",
+                "1",
+                "--lr",
+                "0.5",
+                "--momentum",
+                "0.5",
+            ])
+            .assert()
+            .success();
+        let m = metrics(&out);
+        let p = &m["privacy"];
+        // q = 300/3000, 3 epochs of 10 steps; σ calibrated so that PLD's ε is just under 8.
+        assert_eq!(p["sample_rate"], 0.1);
+        assert_eq!(p["steps"], 30);
+        assert_eq!(m["steps"], 30);
+        assert_eq!(p["accountant"], "pld");
+        assert_eq!(p["target_epsilon"], 8.0);
+        let eps = p["epsilon"].as_f64().unwrap();
+        assert!(eps <= 8.0 && eps > 7.9, "{p}");
+        assert!(
+            p["epsilon_rdp"].as_f64().unwrap() >= eps,
+            "RDP is never tighter: {p}"
+        );
+        assert!(p["noise_multiplier"].as_f64().unwrap() > 0.3, "{p}");
+        assert_eq!(p["expected_batch_size"], 300.0);
+        assert_eq!(m["config"]["epsilon"], 8.0);
+        // Chance is 10%; a private MLP on 3,000 images still learns something.
+        let acc = m["test_accuracy"].as_f64().unwrap();
+        assert!(acc > 0.4, "test accuracy {acc}");
+    }
+
+    #[test]
+    fn epsilon_inf_is_non_private_and_flags_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("c.toml");
+        std::fs::write(&cfg, "epsilon = 3.0\nmodel = \"mlp\"\n").unwrap();
+        let out = dir.path().join("o");
+        ppml(dir.path())
+            .args([
+                "run",
+                "train",
+                "--offline",
+                "--dataset",
+                "fashion-mnist",
+                "--quick",
+            ])
+            .arg("--data-dir")
+            .arg(fixtures())
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&out)
+            .args(["--epsilon", "inf"])
+            .assert()
+            .success();
+        let m = metrics(&out);
+        assert!(m["privacy"].is_null(), "{}", m["privacy"]);
+        assert!(m["config"]["epsilon"].is_null());
+    }
+}

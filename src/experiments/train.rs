@@ -27,6 +27,8 @@ use crate::train::{
 const QUICK_TRAIN: usize = 2_000;
 /// Test examples kept by `--quick`.
 const QUICK_TEST: usize = 1_000;
+/// Largest batch size kept by `--quick`.
+const QUICK_BATCH: usize = 256;
 
 /// Everything that defines a training run. One flat TOML table (see `experiments/*.toml`);
 /// every key is optional and unknown keys are errors.
@@ -124,6 +126,8 @@ impl TrainConfig {
             self.train_limit = Some(self.train_limit.map_or(QUICK_TRAIN, |n| n.min(QUICK_TRAIN)));
             self.test_limit = Some(self.test_limit.map_or(QUICK_TEST, |n| n.min(QUICK_TEST)));
             self.epochs = 1;
+            // A DP config's large batches would not fit the quick slice.
+            self.batch_size = self.batch_size.min(QUICK_BATCH);
         }
         self
     }
