@@ -157,3 +157,25 @@ fn a_checkpoint_restores_the_trained_model() {
     );
     assert!(a["test_accuracy"].as_f64().unwrap() > 0.5);
 }
+
+/// Every published config parses (unknown keys would be errors) and passes validation, and the
+/// DP ones are private.
+#[test]
+fn every_config_in_experiments_is_valid() {
+    use ppml::config::load_toml;
+    use ppml::experiments::train::TrainConfig;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let config: TrainConfig =
+                load_toml(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            config.validate().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            assert_eq!(name.starts_with("dp-"), config.epsilon.is_some(), "{name}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 8, "{checked} configs");
+}
