@@ -36,6 +36,8 @@ pub enum Command {
     Data(DataCommand),
     /// Privacy of DP-SGD: ε for a noise multiplier, or the noise multiplier for a target ε.
     Accountant(AccountantArgs),
+    /// Build the results table from a folder of metrics.json files.
+    Report(ReportArgs),
     /// Measure speed (figures for the README's speed table).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -204,6 +206,19 @@ pub struct DpArgs {
     /// Accountant that calibrates σ and reports ε [default: pld].
     #[arg(long)]
     pub accountant: Option<Accountant>,
+}
+
+/// `ppml report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Folder searched (at any depth) for metrics.json files.
+    pub results: PathBuf,
+    /// Rewrite the table between the ppml report markers of this Markdown file.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// With --markdown: change nothing, fail (exit 1) if the file's table is out of date.
+    #[arg(long, requires = "markdown")]
+    pub check: bool,
 }
 
 /// `ppml accountant`.

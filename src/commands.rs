@@ -13,13 +13,15 @@ use ppml::privacy::{
     self, Accountant, PrivacyError, PrivacySpent, SubsampledGaussian, calibrate_noise,
 };
 use ppml::progress::Progress;
-use ppml::report::{ReportError, write_json_atomic};
+use ppml::report::{ReportError, table, write_json_atomic};
 use ppml::train::bench::{StepBench, StepMode, time_steps};
 use ppml::{Error, Result};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use crate::cli::{AccountantArgs, BenchCommand, Cli, Command, CommonArgs, DataCommand, RunCommand};
+use crate::cli::{
+    AccountantArgs, BenchCommand, Cli, Command, CommonArgs, DataCommand, ReportArgs, RunCommand,
+};
 
 /// Runs the parsed command.
 pub fn dispatch(cli: Cli) -> Result<()> {
@@ -63,6 +65,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Accountant(args) => accountant(&args),
+        Command::Report(args) => report(&args),
         Command::Data(DataCommand::Fetch {
             name,
             data_dir,
@@ -96,6 +99,49 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             json,
         }) => check(name, data_dir.as_deref(), json),
     }
+}
+
+/// `ppml report`: print the results table, or splice it into a Markdown file (or check that
+/// the file is up to date).
+fn report(args: &ReportArgs) -> Result<()> {
+    let runs = table::collect_runs(&args.results)?;
+    let markdown = table::markdown(&runs);
+    let Some(file) = &args.markdown else {
+        print!("{markdown}");
+        return Ok(());
+    };
+    let read_error = |source| table::TableError::Read {
+        path: file.clone(),
+        source,
+    };
+    let document = std::fs::read_to_string(file).map_err(read_error)?;
+    let updated = table::splice(&document, &markdown, file)?;
+    if args.check {
+        if updated != document {
+            return Err(Error::Stale(format!(
+                "the results table in {} is out of date: run `ppml report {} --markdown {}`",
+                file.display(),
+                args.results.display(),
+                file.display()
+            )));
+        }
+        println!(
+            "{}: results table up to date ({} runs)",
+            file.display(),
+            runs.len()
+        );
+    } else if updated != document {
+        std::fs::write(file, updated).map_err(|source| ReportError::Io {
+            path: file.clone(),
+            source,
+        })?;
+        println!(
+            "{}: results table rewritten ({} runs)",
+            file.display(),
+            runs.len()
+        );
+    }
+    Ok(())
 }
 
 /// `ppml accountant`: ε of a noise multiplier, or the noise multiplier of a target ε, with

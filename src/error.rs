@@ -17,6 +17,12 @@ pub enum Error {
     /// Writing results failed.
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
+    /// A results folder or Markdown file that `ppml report` cannot use.
+    #[error(transparent)]
+    Table(#[from] crate::report::table::TableError),
+    /// `ppml report --check`: the Markdown file's table is not what the results give.
+    #[error("{0}")]
+    Stale(String),
     /// The compute backend failed.
     #[error("backend error: {0}")]
     Backend(String),
@@ -26,8 +32,8 @@ impl Error {
     /// 2 for bad input or configuration (the user can fix it), 1 for anything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Data(_) | Error::Config(_) | Error::Privacy(_) => 2,
-            Error::Report(_) | Error::Backend(_) => 1,
+            Error::Data(_) | Error::Config(_) | Error::Privacy(_) | Error::Table(_) => 2,
+            Error::Report(_) | Error::Stale(_) | Error::Backend(_) => 1,
         }
     }
 }

@@ -6,4 +6,5 @@ mod dp;
 mod dp_oracle;
 mod fetch;
 mod privacy;
+mod report;
 mod train;

@@ -171,7 +171,9 @@ fn every_config_in_experiments_is_valid() {
         if path.extension().is_some_and(|e| e == "toml") {
             let config: TrainConfig =
                 load_toml(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            config.validate().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            config
+                .validate()
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let name = path.file_name().unwrap().to_string_lossy().to_string();
             assert_eq!(name.starts_with("dp-"), config.epsilon.is_some(), "{name}");
             checked += 1;
