@@ -8,7 +8,14 @@ fn report_writes_the_table_into_the_markdown_and_check_detects_staleness() {
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("results");
     ppml(dir.path())
-        .args(["run", "train", "--offline", "--dataset", "fashion-mnist", "--quick"])
+        .args([
+            "run",
+            "train",
+            "--offline",
+            "--dataset",
+            "fashion-mnist",
+            "--quick",
+        ])
         .args(["--model", "mlp", "--data-dir"])
         .arg(fixtures())
         .arg("--out")
@@ -40,8 +47,14 @@ fn report_writes_the_table_into_the_markdown_and_check_detects_staleness() {
         .assert()
         .success();
     let text = std::fs::read_to_string(&readme).unwrap();
-    assert!(!text.contains("stale") && text.ends_with(&format!("{END}\nrest\n")), "{text}");
-    assert!(text.contains("`mlp-quick` (quick)") && text.contains("∞ (non-private)"), "{text}");
+    assert!(
+        !text.contains("stale") && text.ends_with(&format!("{END}\nrest\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains("`mlp-quick` (quick)") && text.contains("∞ (non-private)"),
+        "{text}"
+    );
     check(0);
 }
 
