@@ -51,8 +51,8 @@ pub fn fast_clipped_sum_matches_the_loop(kind: ModelKind, device: &Device, seed:
         .map(|b| {
             let g = clipped_sum_per_example_loop(
                 &model,
-                images.clone().slice([b..b + 1]),
-                labels.clone().slice([b..b + 1]),
+                images.clone().slice(b..b + 1),
+                labels.clone().slice(b..b + 1),
                 f64::INFINITY,
             );
             g.squared_norm().into_scalar::<f64>().sqrt()

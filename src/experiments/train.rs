@@ -167,7 +167,7 @@ impl TrainConfig {
         }
         self.model_config(28, 2).validate()?;
         if let Some(eps) = self.epsilon {
-            if !(eps > 0.0) {
+            if eps.is_nan() || eps <= 0.0 {
                 return Err(ConfigError::invalid(
                     "epsilon",
                     eps,

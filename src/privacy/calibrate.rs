@@ -29,7 +29,7 @@ pub fn calibrate_noise(
     target_epsilon: f64,
     delta: f64,
 ) -> Result<f64, PrivacyError> {
-    if !(target_epsilon > 0.0) {
+    if target_epsilon.is_nan() || target_epsilon <= 0.0 {
         return Err(PrivacyError::InvalidEpsilon(target_epsilon));
     }
     super::check_delta(delta)?;

@@ -47,7 +47,7 @@ impl ParamGrads {
     }
 
     /// Adds `other` parameter by parameter (a parameter missing on one side counts as zero).
-    pub fn add(mut self, other: ParamGrads) -> Self {
+    pub fn accumulate(mut self, other: ParamGrads) -> Self {
         for (id, g) in other.entries {
             match self.entries.iter_mut().find(|(i, _)| *i == id) {
                 Some(slot) => slot.1 = slot.1.clone() + g,

@@ -25,8 +25,8 @@ pub fn clipped_sum_per_example_loop(
     let batch = labels.dims()[0];
     let mut total: Option<ParamGrads> = None;
     for b in 0..batch {
-        let x = images.clone().slice([b..b + 1]);
-        let y = labels.clone().slice([b..b + 1]);
+        let x = images.clone().slice(b..b + 1);
+        let y = labels.clone().slice(b..b + 1);
         let loss = cross_entropy(model.forward(x), y);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let g = ParamGrads::from_autodiff(&model, &grads);
@@ -39,7 +39,7 @@ pub fn clipped_sum_per_example_loop(
         let clipped = g.map(|t| t * factor);
         total = Some(match total {
             None => clipped,
-            Some(acc) => acc.add(clipped),
+            Some(acc) => acc.accumulate(clipped),
         });
     }
     total.expect("the oracle needs a non-empty batch")
