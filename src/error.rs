@@ -23,6 +23,9 @@ pub enum Error {
     /// `ppml report --check`: the Markdown file's table is not what the results give.
     #[error("{0}")]
     Stale(String),
+    /// Secure aggregation parameters that cannot work, or a round that had to abort.
+    #[error(transparent)]
+    SecAgg(#[from] crate::fl::SecAggError),
     /// The compute backend failed.
     #[error("backend error: {0}")]
     Backend(String),
@@ -32,7 +35,11 @@ impl Error {
     /// 2 for bad input or configuration (the user can fix it), 1 for anything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Data(_) | Error::Config(_) | Error::Privacy(_) | Error::Table(_) => 2,
+            Error::Data(_)
+            | Error::Config(_)
+            | Error::Privacy(_)
+            | Error::Table(_)
+            | Error::SecAgg(_) => 2,
             Error::Report(_) | Error::Stale(_) | Error::Backend(_) => 1,
         }
     }

@@ -10,6 +10,7 @@ pub mod data;
 pub mod device;
 mod error;
 pub mod experiments;
+pub mod fl;
 pub mod model;
 pub mod privacy;
 pub mod progress;

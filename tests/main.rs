@@ -7,4 +7,5 @@ mod dp_oracle;
 mod fetch;
 mod privacy;
 mod report;
+mod secagg;
 mod train;

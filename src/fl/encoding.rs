@@ -1,0 +1,258 @@
+//! Fixed-point encoding of float updates into Z_{2^32} or Z_{2^64}, and decoding of their sum.
+//!
+//! Secure aggregation sums ring elements, so each party maps its update x ∈ R^d to integers:
+//! clip every coordinate to [−range, range], multiply by `scale`, and round *stochastically*
+//! (⌊v⌋ + Bernoulli(v − ⌊v⌋)), which is unbiased, E[round(v)] = v, as in Bonawitz et al. 2017
+//! §2 and Kairouz, Liu & Steinke 2021 ("The Distributed Discrete Gaussian Mechanism for
+//! Federated Learning with Secure Aggregation", §4, randomized rounding). Negative values are
+//! stored as centred two's complement, so the ring sum of n encodings equals the integer sum as
+//! long as n · ⌈range · scale⌉ < 2^(k−1): that headroom is checked up front. The quantisation
+//! step is 1/scale; one party's error is below one step, the decoded sum's below n steps.
+
+use chacha20::ChaCha20Rng;
+use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
+use zeroize::Zeroize;
+
+use crate::fl::SecAggError;
+use crate::fl::ring::RingWord;
+
+/// Largest encoded magnitude at which an f64 still resolves the rounding fraction finely
+/// (2^52: the product `x · scale` keeps one bit below the integer part).
+const MAX_EXACT: u64 = 1 << 52;
+
+/// Coordinates per parallel rounding task (one ChaCha20 stream each).
+const ENCODE_CHUNK: usize = 4096;
+
+/// A checked fixed-point code: clipping range and scale (units per 1.0).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FixedPoint {
+    range: f64,
+    scale: f64,
+}
+
+impl FixedPoint {
+    /// Clip to [−range, range] and encode with `scale` integer units per 1.0.
+    pub fn new(range: f64, scale: f64) -> Result<Self, SecAggError> {
+        if !(range.is_finite() && range > 0.0) {
+            return Err(SecAggError::BadEncoding {
+                what: "range",
+                value: range,
+            });
+        }
+        if !(scale.is_finite() && scale > 0.0) || (range * scale).ceil() as u64 > MAX_EXACT {
+            return Err(SecAggError::BadEncoding {
+                what: "scale",
+                value: scale,
+            });
+        }
+        Ok(FixedPoint { range, scale })
+    }
+
+    /// The finest scale for which the sum of `parties` encodings (plus `noise_margin` integer
+    /// units of DP noise) fits the ring `W` without wrapping.
+    pub fn finest<W: RingWord>(
+        range: f64,
+        parties: usize,
+        noise_margin: u64,
+    ) -> Result<Self, SecAggError> {
+        if parties == 0 {
+            return Err(SecAggError::NoParties);
+        }
+        let budget = (W::max_signed().saturating_sub(noise_margin) / parties as u64)
+            .min(MAX_EXACT)
+            .saturating_sub(1);
+        if budget == 0 {
+            return Err(SecAggError::Headroom {
+                parties,
+                max_abs: noise_margin,
+                bits: W::BITS,
+                limit: W::max_signed(),
+            });
+        }
+        let code = Self::new(range, budget as f64 / range)?;
+        code.check_headroom::<W>(parties, noise_margin)?;
+        Ok(code)
+    }
+
+    /// The clipping range.
+    pub fn range(&self) -> f64 {
+        self.range
+    }
+
+    /// Integer units per 1.0.
+    pub fn scale(&self) -> f64 {
+        self.scale
+    }
+
+    /// One quantisation step, 1/scale.
+    pub fn step(&self) -> f64 {
+        1.0 / self.scale
+    }
+
+    /// The largest |encoded coordinate| of one party, ⌈range · scale⌉.
+    pub fn max_abs(&self) -> u64 {
+        (self.range * self.scale).ceil() as u64
+    }
+
+    /// Errors unless n · max_abs + noise_margin < 2^(k−1) (no wrap-around in the sum).
+    pub fn check_headroom<W: RingWord>(
+        &self,
+        parties: usize,
+        noise_margin: u64,
+    ) -> Result<(), SecAggError> {
+        let worst = (parties as u128) * (self.max_abs() as u128) + noise_margin as u128;
+        if worst > W::max_signed() as u128 {
+            return Err(SecAggError::Headroom {
+                parties,
+                max_abs: self
+                    .max_abs()
+                    .saturating_add(noise_margin / parties.max(1) as u64),
+                bits: W::BITS,
+                limit: W::max_signed(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Clips, scales and stochastically rounds each coordinate. NaN is an error (±∞ clip).
+    ///
+    /// The rounding coins come from a ChaCha20 stream seeded by `rng`, one stream per chunk of
+    /// 4096 coordinates so that chunks are rounded in parallel. A coin is a uniform u32 U and
+    /// rounds up when U < frac · 2^32, so P(up) is within 2^−32 of frac.
+    pub fn encode<W: RingWord, R: Rng + ?Sized>(
+        &self,
+        x: &[f32],
+        rng: &mut R,
+    ) -> Result<Vec<W>, SecAggError> {
+        if let Some(index) = x.iter().position(|v| v.is_nan()) {
+            return Err(SecAggError::NonFinite { index });
+        }
+        let mut seed = [0u8; 32];
+        rng.fill_bytes(&mut seed);
+        let (range, scale) = (self.range, self.scale);
+        let mut out = vec![W::ZERO; x.len()];
+        out.par_chunks_mut(ENCODE_CHUNK)
+            .zip(x.par_chunks(ENCODE_CHUNK))
+            .enumerate()
+            .for_each(|(c, (words, xs))| {
+                let mut coins = ChaCha20Rng::from_seed(seed);
+                coins.set_stream(c as u64);
+                for (w, &xi) in words.iter_mut().zip(xs) {
+                    let v = (xi as f64).clamp(-range, range) * scale;
+                    // ⌊v⌋ without a libm call: truncate, then step down for negative fractions.
+                    let t = v as i64;
+                    let floor = if (t as f64) > v { t - 1 } else { t };
+                    let frac = v - floor as f64;
+                    let up = (coins.next_u32() as f64) < frac * 4_294_967_296.0;
+                    *w = W::from_signed(floor + up as i64);
+                }
+            });
+        seed.zeroize();
+        Ok(out)
+    }
+
+    /// Reads a (summed) vector back as floats: centred representative / scale.
+    pub fn decode<W: RingWord>(&self, sum: &[W]) -> Vec<f32> {
+        sum.iter()
+            .map(|w| (w.to_signed() as f64 / self.scale) as f32)
+            .collect()
+    }
+
+    /// The decoded sum divided by the number of parties in it (FedAvg's mean update).
+    pub fn decode_mean<W: RingWord>(&self, sum: &[W], parties: usize) -> Vec<f32> {
+        let div = self.scale * parties.max(1) as f64;
+        sum.iter()
+            .map(|w| (w.to_signed() as f64 / div) as f32)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    #[test]
+    fn a_round_trip_stays_within_one_quantisation_step() {
+        let code = FixedPoint::new(2.0, 1000.0).unwrap();
+        let mut rng = StdRng::seed_from_u64(1);
+        let x: Vec<f32> = (0..1000).map(|i| (i as f32 - 500.0) / 200.0).collect();
+        let back = code.decode(&code.encode::<u32, _>(&x, &mut rng).unwrap());
+        for (a, b) in x.iter().zip(&back) {
+            let clipped = a.clamp(-2.0, 2.0) as f64;
+            assert!(
+                (clipped - *b as f64).abs() <= code.step() * 1.0001,
+                "{a} -> {b}"
+            );
+        }
+    }
+
+    #[test]
+    fn values_outside_the_range_are_clipped_and_nan_is_refused() {
+        let code = FixedPoint::new(1.0, 10.0).unwrap();
+        let mut rng = StdRng::seed_from_u64(2);
+        let enc: Vec<u64> = code.encode(&[5.0, -f32::INFINITY], &mut rng).unwrap();
+        assert_eq!(code.decode(&enc), vec![1.0, -1.0]);
+        assert_eq!(
+            code.encode::<u32, _>(&[0.0, f32::NAN], &mut rng),
+            Err(SecAggError::NonFinite { index: 1 })
+        );
+    }
+
+    #[test]
+    fn stochastic_rounding_is_unbiased() {
+        let code = FixedPoint::new(4.0, 1.0).unwrap();
+        let mut rng = StdRng::seed_from_u64(3);
+        let x = vec![0.3f32; 200_000];
+        let enc = code.encode::<u32, _>(&x, &mut rng).unwrap();
+        let mean = enc.iter().map(|w| w.to_signed() as f64).sum::<f64>() / x.len() as f64;
+        // Bernoulli(0.3): sd of the mean = sqrt(0.21 / 2e5) ≈ 0.001; allow 5 sd.
+        assert!((mean - 0.3).abs() < 0.005, "mean {mean}");
+        assert!(enc.iter().all(|w| *w == 0 || *w == 1));
+        // Negative values round between ⌊v⌋ and ⌈v⌉ too: −2.3 → −3 or −2.
+        let neg = vec![-2.3f32; 200_000];
+        let enc = code.encode::<u64, _>(&neg, &mut rng).unwrap();
+        let mean = enc.iter().map(|w| w.to_signed() as f64).sum::<f64>() / neg.len() as f64;
+        assert!((mean + 2.3).abs() < 0.005, "mean {mean}");
+        assert!(
+            enc.iter()
+                .all(|w| w.to_signed() == -3 || w.to_signed() == -2)
+        );
+        // Integers are exact.
+        let ints = code.encode::<u32, _>(&[-1.0, 0.0, 1.0], &mut rng).unwrap();
+        assert_eq!(code.decode(&ints), vec![-1.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn headroom_is_checked_for_the_number_of_parties() {
+        let code = FixedPoint::new(1.0, (1u64 << 24) as f64).unwrap();
+        assert!(code.check_headroom::<u32>(127, 0).is_ok());
+        assert!(matches!(
+            code.check_headroom::<u32>(128, 0),
+            Err(SecAggError::Headroom {
+                parties: 128,
+                bits: 32,
+                ..
+            })
+        ));
+        assert!(code.check_headroom::<u64>(1 << 20, 0).is_ok());
+    }
+
+    #[test]
+    fn the_finest_code_fills_the_ring_without_overflow() {
+        let code = FixedPoint::finest::<u32>(4.0, 10, 0).unwrap();
+        assert!(code.max_abs() * 10 <= u32::max_signed());
+        assert!(code.max_abs() * 11 > u32::max_signed() / 2);
+        let code64 = FixedPoint::finest::<u64>(4.0, 10, 0).unwrap();
+        assert!(code64.scale() > code.scale());
+    }
+
+    #[test]
+    fn bad_ranges_and_scales_are_refused() {
+        assert!(FixedPoint::new(0.0, 1.0).is_err());
+        assert!(FixedPoint::new(1.0, f64::NAN).is_err());
+        assert!(FixedPoint::new(1.0, 1e300).is_err());
+    }
+}
