@@ -8,7 +8,10 @@ use clap::{Args, Parser, Subcommand};
 use ppml::config::ConfigError;
 use ppml::data::DatasetName;
 use ppml::device::Backend;
+use ppml::experiments::federated::FederatedConfig;
 use ppml::experiments::train::TrainConfig;
+use ppml::fl::federated::Algorithm;
+use ppml::fl::{Aggregation, Partition};
 use ppml::model::{Activation, ModelKind};
 use ppml::privacy::Accountant;
 use ppml::train::bench::StepMode;
@@ -79,6 +82,9 @@ pub enum BenchCommand {
 pub enum RunCommand {
     /// Train one classifier and report its accuracy.
     Train(Box<TrainArgs>),
+    /// Federated learning: parties train one model; the server sees only what the aggregation
+    /// protocol reveals.
+    Federated(Box<FederatedArgs>),
 }
 
 /// Dataset commands.
@@ -186,6 +192,94 @@ pub struct TrainArgs {
     pub init_from: Option<PathBuf>,
     #[command(flatten)]
     pub dp: DpArgs,
+}
+
+/// `ppml run federated`.
+#[derive(Debug, Args)]
+pub struct FederatedArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Model family.
+    #[arg(long)]
+    pub model: Option<ModelKind>,
+    /// Number of parties.
+    #[arg(long)]
+    pub parties: Option<usize>,
+    /// How the training set is split: iid, shards (2 label shards per party) or dirichlet
+    /// (α = 0.5); other parameters in the config file.
+    #[arg(long)]
+    pub partition: Option<PartitionKind>,
+    /// What parties send: fed-sgd (a gradient) or fed-avg (a model change).
+    #[arg(long)]
+    pub algorithm: Option<Algorithm>,
+    /// Federated rounds.
+    #[arg(long)]
+    pub rounds: Option<usize>,
+    /// Local SGD steps per round (FedAvg).
+    #[arg(long)]
+    pub local_steps: Option<usize>,
+    /// Local batch size.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Aggregation protocol.
+    #[arg(long)]
+    pub aggregation: Option<Aggregation>,
+    /// SecAgg threshold t [default: a majority].
+    #[arg(long)]
+    pub threshold: Option<usize>,
+    /// SecAgg+ neighbours per party [default: all pairs].
+    #[arg(long)]
+    pub neighbours: Option<usize>,
+    /// Parties that drop out of each round after computing their update.
+    #[arg(long)]
+    pub dropouts: Option<usize>,
+}
+
+/// Partition kinds for the command line (their parameters take the defaults).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PartitionKind {
+    /// Uniformly at random.
+    Iid,
+    /// Two label-sorted shards per party (McMahan et al. 2017).
+    Shards,
+    /// Dirichlet(0.5) class proportions per party (Hsu et al. 2019).
+    Dirichlet,
+}
+
+impl FederatedArgs {
+    /// Applies the flags on top of `config`.
+    pub fn apply(self, config: &mut FederatedConfig) {
+        let c = self.common;
+        set(&mut config.dataset, c.dataset);
+        set(&mut config.seed, c.seed);
+        set(&mut config.backend, c.backend);
+        config.quick |= c.quick;
+        set(&mut config.model, self.model);
+        set(&mut config.parties, self.parties);
+        if let Some(kind) = self.partition {
+            config.partition = match kind {
+                PartitionKind::Iid => Partition::Iid,
+                PartitionKind::Shards => Partition::Shards { per_party: 2 },
+                PartitionKind::Dirichlet => Partition::Dirichlet { alpha: 0.5 },
+            };
+        }
+        set(&mut config.algorithm, self.algorithm);
+        set(&mut config.rounds, self.rounds);
+        set(&mut config.local_steps, self.local_steps);
+        set(&mut config.batch_size, self.batch_size);
+        set(&mut config.lr, self.lr);
+        set(&mut config.aggregation, self.aggregation);
+        if self.threshold.is_some() {
+            config.threshold = self.threshold;
+        }
+        if self.neighbours.is_some() {
+            config.neighbours = self.neighbours;
+        }
+        set(&mut config.dropouts_per_round, self.dropouts);
+    }
 }
 
 /// DP-SGD flags.

@@ -6,6 +6,7 @@ use std::time::Instant;
 use ppml::config::{at_least_one, load_toml};
 use ppml::data::{self, DatasetName, DatasetReport, FileCheck};
 use ppml::device::Backend;
+use ppml::experiments::federated::{self, FederatedConfig};
 use ppml::experiments::train::{self, TrainConfig};
 use ppml::experiments::{RunContext, RunOptions};
 use ppml::model::{Activation, ModelConfig, ModelKind};
@@ -60,6 +61,28 @@ pub fn dispatch(cli: Cli) -> Result<()> {
                 100.0 * report.test_accuracy,
                 100.0 * report.train_accuracy,
                 report.timing.samples_per_second,
+                ctx.out_path("metrics.json").display()
+            );
+            Ok(())
+        }
+        Command::Run(RunCommand::Federated(args)) => {
+            let mut config: FederatedConfig = match &args.common.config {
+                Some(path) => load_toml(path)?,
+                None => FederatedConfig::default(),
+            };
+            let options = run_options(&args.common, "federated", progress);
+            args.apply(&mut config);
+            let mut ctx = RunContext::new(options, config.backend, config.seed)?;
+            let report = federated::run(config, &mut ctx)?;
+            println!(
+                "federated: {} parties, {:?} over {}, {} rounds on {}: test accuracy {:.2}%, {:.0} kB per party per round -> {}",
+                report.config.parties,
+                report.config.algorithm,
+                report.config.aggregation.as_str(),
+                report.config.rounds,
+                report.header.dataset,
+                100.0 * report.test_accuracy,
+                report.bytes_per_party_per_round / 1e3,
                 ctx.out_path("metrics.json").display()
             );
             Ok(())

@@ -4,6 +4,7 @@ mod cli;
 mod common;
 mod dp;
 mod dp_oracle;
+mod federated;
 mod fetch;
 mod privacy;
 mod report;

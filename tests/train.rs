@@ -168,16 +168,23 @@ fn every_config_in_experiments_is_valid() {
     let mut checked = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "toml") {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.starts_with("federated-") {
+            let config: ppml::experiments::federated::FederatedConfig =
+                load_toml(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            config
+                .validate()
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            checked += 1;
+        } else if path.extension().is_some_and(|e| e == "toml") {
             let config: TrainConfig =
                 load_toml(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             config
                 .validate()
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            let name = path.file_name().unwrap().to_string_lossy().to_string();
             assert_eq!(name.starts_with("dp-"), config.epsilon.is_some(), "{name}");
             checked += 1;
         }
     }
-    assert!(checked >= 8, "{checked} configs");
+    assert!(checked >= 9, "{checked} configs");
 }

@@ -2,6 +2,7 @@
 //! paragraph reads. `context.rs` holds what every run shares: RNG, device, data, output folder.
 
 mod context;
+pub mod federated;
 pub mod train;
 
 pub use context::{ResultHeader, RunContext, RunOptions};

@@ -296,7 +296,8 @@ pub fn resolve_privacy(
     Ok(Some((dp, report)))
 }
 
-fn limit(data: &Dataset, n: Option<usize>) -> Dataset {
+/// The first `n` examples of `data` (all of them for `None`).
+pub(crate) fn limit(data: &Dataset, n: Option<usize>) -> Dataset {
     match n {
         Some(n) if n < data.len() => data.take(n),
         _ => data.clone(),

@@ -20,6 +20,7 @@ pub mod additive;
 pub mod aggregation;
 pub mod dp;
 pub mod encoding;
+pub mod federated;
 pub mod partition;
 pub mod plain;
 pub mod prg;

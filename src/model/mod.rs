@@ -7,6 +7,7 @@
 
 mod cnn;
 mod config;
+pub mod flat;
 mod init;
 mod mlp;
 mod tape;

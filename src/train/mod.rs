@@ -10,7 +10,9 @@ mod options;
 mod sgd;
 
 pub use checkpoint::{load_checkpoint, save_checkpoint};
+pub(crate) use evaluate::batch_tensors;
 pub use evaluate::{Evaluation, evaluate};
 pub use loss::{cross_entropy, per_example_cross_entropy};
 pub use options::{LrSchedule, OptimizerKind, TrainOptions};
 pub use sgd::{EpochRecord, Trained, train};
+pub(crate) use sgd::{optimizer, step};

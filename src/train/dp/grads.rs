@@ -57,6 +57,17 @@ impl ParamGrads {
         self
     }
 
+    /// All gradients concatenated, in insertion order (the model's visiting order for
+    /// [`ParamGrads::from_autodiff`], which is `model::flat`'s layout).
+    pub fn to_flat(&self) -> Vec<f32> {
+        let mut out = Vec::new();
+        for (_, g) in &self.entries {
+            let data = g.clone().into_data().convert::<f32>();
+            out.extend(data.try_to_vec::<f32>().expect("converted to f32"));
+        }
+        out
+    }
+
     /// The largest `|a − b|` over all coordinates, and the largest `|b|`, read back as f64: for
     /// comparing a fast computation `a` with an oracle `b`. A parameter present on one side
     /// only makes the difference infinite.
