@@ -101,13 +101,14 @@ fn num(v: &Value, digits: usize) -> String {
     v.as_f64().map_or("–".into(), |x| format!("{x:.digits$}"))
 }
 
-/// The Markdown table of the training runs (non-private and DP-SGD).
+/// The Markdown table of the training runs (non-private and DP-SGD); other experiments'
+/// results are skipped.
 pub fn markdown(runs: &[Run]) -> String {
     let mut out = String::from(
         "| run | dataset | model | ε (δ = 1e-5 unless noted) | σ | q | steps | test accuracy | train accuracy |\n\
          |---|---|---|---|---|---|---|---|---|\n",
     );
-    for run in runs {
+    for run in runs.iter().filter(|r| r.metrics["experiment"] == "train") {
         let m = &run.metrics;
         let c = &m["config"];
         let model = match c["model"].as_str() {
