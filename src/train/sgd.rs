@@ -219,21 +219,14 @@ mod tests {
     use crate::data::Dataset;
     use crate::model::{Activation, ModelConfig, ModelKind};
     use crate::train::LrSchedule;
-    use burn::module::{ModuleVisitor, Param};
     use rand::SeedableRng;
 
     /// All parameters of `model`, flattened, as f64.
     fn params(model: &Classifier) -> Vec<f64> {
-        struct Collect(Vec<f64>);
-        impl ModuleVisitor for Collect {
-            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-                let data = param.val().into_data().convert::<f64>();
-                self.0.extend(data.try_to_vec::<f64>().expect("f64 data"));
-            }
-        }
-        let mut c = Collect(Vec::new());
-        model.visit(&mut c);
-        c.0
+        crate::model::flat::to_flat(model)
+            .into_iter()
+            .map(f64::from)
+            .collect()
     }
 
     /// An empty Poisson batch is a zero gradient: the step must move every parameter by
