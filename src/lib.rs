@@ -11,6 +11,7 @@ pub mod device;
 mod error;
 pub mod experiments;
 pub mod fl;
+pub mod metrics;
 pub mod model;
 pub mod privacy;
 pub mod progress;

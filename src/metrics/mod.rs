@@ -1,0 +1,6 @@
+//! What an attack achieved, measured against the truth only analysis code sees: the ROC of a
+//! membership-inference attack and its low-FPR figures.
+
+mod roc;
+
+pub use roc::{Roc, RocError, RocPoint};
