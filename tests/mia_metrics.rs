@@ -41,3 +41,40 @@ fn empirical_roc_metrics_match_the_gaussian_closed_forms() {
         }
     }
 }
+
+/// The DP ceilings of the reference vectors: the most any attack can reach against DP-SGD with
+/// the given q, σ and steps, from the PLD privacy curve.
+#[test]
+fn dp_attack_ceilings_match_the_reference_privacy_curves() {
+    use ppml::privacy::{SubsampledGaussian, attack_ceiling};
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/mia_metric_vectors.json"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("JSON");
+    for case in v["dp_ceilings"]["cases"].as_array().unwrap() {
+        let get = |k: &str| case[k].as_f64().unwrap();
+        let mech = SubsampledGaussian::new(get("q"), get("sigma"), case["steps"].as_u64().unwrap())
+            .unwrap();
+        let ceiling = attack_ceiling(&mech, &[0.001, 0.01, 0.1]).unwrap();
+        for ((fpr, tpr), key) in ceiling.max_tpr_at_fpr.iter().zip([
+            "max_tpr_at_fpr_0.001",
+            "max_tpr_at_fpr_0.01",
+            "max_tpr_at_fpr_0.1",
+        ]) {
+            let want = get(key);
+            // The reference has 4 decimals; the PLD grid is pessimistic, so never far below.
+            assert!(
+                (tpr - want).abs() <= 0.0006 + 0.01 * want,
+                "{case}: TPR at {fpr}: {tpr}, want {want}"
+            );
+        }
+        let want = get("max_advantage");
+        assert!(
+            (ceiling.max_advantage - want).abs() <= 0.001,
+            "{case}: advantage {}, want {want}",
+            ceiling.max_advantage
+        );
+    }
+}

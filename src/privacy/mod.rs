@@ -16,12 +16,14 @@
 //! multiplier, as in Opacus.
 
 mod calibrate;
+mod ceiling;
 pub mod pld;
 pub mod rdp;
 mod special;
 mod spent;
 
 pub use calibrate::{MAX_SIGMA, MIN_SIGMA, SIGMA_TOLERANCE, calibrate_noise};
+pub use ceiling::{AttackCeiling, attack_ceiling};
 pub use spent::PrivacySpent;
 
 /// Which accountant turns a noise multiplier and a number of steps into ε.

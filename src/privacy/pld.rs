@@ -369,3 +369,25 @@ pub fn delta(
         .map(|p| p.delta_for_epsilon(epsilon))
         .fold(0.0, f64::max)
 }
+
+/// δ(ε) of the same composition at each of `epsilons`, composing the PLD once.
+pub fn deltas(
+    q: f64,
+    sigma: f64,
+    steps: u64,
+    epsilons: &[f64],
+    value_discretization_interval: f64,
+) -> Vec<f64> {
+    let pmfs = composed(q, sigma, steps, value_discretization_interval);
+    epsilons
+        .iter()
+        .map(|&eps| {
+            if pmfs.is_empty() {
+                return 1.0;
+            }
+            pmfs.iter()
+                .map(|p| p.delta_for_epsilon(eps))
+                .fold(0.0, f64::max)
+        })
+        .collect()
+}
