@@ -1,6 +1,8 @@
 //! What an attack achieved, measured against the truth only analysis code sees: the ROC of a
 //! membership-inference attack and its low-FPR figures.
 
+mod bootstrap;
 mod roc;
 
+pub use bootstrap::{Interval, bootstrap_interval};
 pub use roc::{Roc, RocError, RocPoint};
