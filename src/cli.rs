@@ -143,6 +143,22 @@ pub struct CommonArgs {
     pub offline: bool,
 }
 
+impl CommonArgs {
+    /// Applies the flags every experiment config shares.
+    fn apply(
+        &self,
+        dataset: &mut DatasetName,
+        seed: &mut u64,
+        backend: &mut Backend,
+        quick: &mut bool,
+    ) {
+        set(dataset, self.dataset);
+        set(seed, self.seed);
+        set(backend, self.backend);
+        *quick |= self.quick;
+    }
+}
+
 /// `ppml run train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -252,11 +268,12 @@ pub enum PartitionKind {
 impl FederatedArgs {
     /// Applies the flags on top of `config`.
     pub fn apply(self, config: &mut FederatedConfig) {
-        let c = self.common;
-        set(&mut config.dataset, c.dataset);
-        set(&mut config.seed, c.seed);
-        set(&mut config.backend, c.backend);
-        config.quick |= c.quick;
+        self.common.apply(
+            &mut config.dataset,
+            &mut config.seed,
+            &mut config.backend,
+            &mut config.quick,
+        );
         set(&mut config.model, self.model);
         set(&mut config.parties, self.parties);
         if let Some(kind) = self.partition {
@@ -350,11 +367,12 @@ fn set<T>(slot: &mut T, flag: Option<T>) {
 impl TrainArgs {
     /// Applies the flags on top of `config`.
     pub fn apply(self, config: &mut TrainConfig) -> Result<(), ConfigError> {
-        let c = self.common;
-        set(&mut config.dataset, c.dataset);
-        set(&mut config.seed, c.seed);
-        set(&mut config.backend, c.backend);
-        config.quick |= c.quick;
+        self.common.apply(
+            &mut config.dataset,
+            &mut config.seed,
+            &mut config.backend,
+            &mut config.quick,
+        );
         set(&mut config.model, self.model);
         set(&mut config.activation, self.activation);
         set(&mut config.mlp_hidden, self.mlp_hidden);

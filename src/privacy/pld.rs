@@ -361,13 +361,7 @@ pub fn delta(
     epsilon: f64,
     value_discretization_interval: f64,
 ) -> f64 {
-    let pmfs = composed(q, sigma, steps, value_discretization_interval);
-    if pmfs.is_empty() {
-        return 1.0;
-    }
-    pmfs.iter()
-        .map(|p| p.delta_for_epsilon(epsilon))
-        .fold(0.0, f64::max)
+    deltas(q, sigma, steps, &[epsilon], value_discretization_interval)[0]
 }
 
 /// δ(ε) of the same composition at each of `epsilons`, composing the PLD once.
@@ -379,15 +373,14 @@ pub fn deltas(
     value_discretization_interval: f64,
 ) -> Vec<f64> {
     let pmfs = composed(q, sigma, steps, value_discretization_interval);
-    epsilons
-        .iter()
-        .map(|&eps| {
-            if pmfs.is_empty() {
-                return 1.0;
-            }
-            pmfs.iter()
-                .map(|p| p.delta_for_epsilon(eps))
-                .fold(0.0, f64::max)
-        })
-        .collect()
+    // No grid fits: nothing is bounded.
+    let delta_at = |eps: f64| {
+        if pmfs.is_empty() {
+            return 1.0;
+        }
+        pmfs.iter()
+            .map(|p| p.delta_for_epsilon(eps))
+            .fold(0.0, f64::max)
+    };
+    epsilons.iter().map(|&eps| delta_at(eps)).collect()
 }

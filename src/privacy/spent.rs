@@ -36,11 +36,27 @@ impl PrivacySpent {
         accountant: Accountant,
     ) -> Result<Self, PrivacyError> {
         let epsilon_pld = epsilon(Accountant::Pld, mech, delta)?;
-        let (epsilon_rdp, rdp_order) = {
-            // Validated by the PLD call above.
-            rdp::epsilon(mech.sample_rate, mech.noise_multiplier, mech.steps, delta)
-        };
-        Ok(Self {
+        // Validated by the PLD call above.
+        let rdp = rdp::epsilon(mech.sample_rate, mech.noise_multiplier, mech.steps, delta);
+        Ok(Self::from_epsilons(
+            mech,
+            delta,
+            accountant,
+            epsilon_pld,
+            rdp,
+        ))
+    }
+
+    /// The block for `mech` from ε values already computed: `epsilon_pld` from
+    /// [`epsilon`] with [`Accountant::Pld`], and `(ε, order)` from [`rdp::epsilon`].
+    pub fn from_epsilons(
+        mech: &SubsampledGaussian,
+        delta: f64,
+        accountant: Accountant,
+        epsilon_pld: f64,
+        (epsilon_rdp, rdp_order): (f64, f64),
+    ) -> Self {
+        Self {
             epsilon: match accountant {
                 Accountant::Rdp => epsilon_rdp,
                 Accountant::Pld => epsilon_pld,
@@ -53,6 +69,6 @@ impl PrivacySpent {
             epsilon_rdp,
             rdp_order,
             epsilon_pld,
-        })
+        }
     }
 }
