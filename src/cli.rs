@@ -8,7 +8,9 @@ use clap::{Args, Parser, Subcommand};
 use ppml::config::ConfigError;
 use ppml::data::DatasetName;
 use ppml::device::Backend;
+use ppml::attacks::membership::quantile::Head;
 use ppml::experiments::federated::FederatedConfig;
+use ppml::experiments::mia::{AttackKind, MiaConfig};
 use ppml::experiments::train::TrainConfig;
 use ppml::fl::federated::Algorithm;
 use ppml::fl::{Aggregation, Partition};
@@ -85,6 +87,9 @@ pub enum RunCommand {
     /// Federated learning: parties train one model; the server sees only what the aggregation
     /// protocol reveals.
     Federated(Box<FederatedArgs>),
+    /// Membership inference: train a target, attack it with query access only, measure the
+    /// attack against the truth (and against the DP ceiling when the target used DP-SGD).
+    Mia(Box<MiaArgs>),
 }
 
 /// Dataset commands.
@@ -254,6 +259,69 @@ pub struct FederatedArgs {
     pub dropouts: Option<usize>,
 }
 
+/// `ppml run mia`.
+#[derive(Debug, Args)]
+pub struct MiaArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The headline attack (the others are run as baselines).
+    #[arg(long)]
+    pub attack: Option<AttackKind>,
+    /// LiRA shadow models (0 = no LiRA baseline) [default: 0, or 4 with --attack lira].
+    #[arg(long)]
+    pub shadows: Option<usize>,
+    /// Records the target trains on (as many non-members are held out).
+    #[arg(long)]
+    pub members: Option<usize>,
+    /// Records the attacker holds.
+    #[arg(long)]
+    pub public: Option<usize>,
+    /// The α grid, comma-separated false-positive rates in (0, 1].
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    pub alpha: Option<Vec<f64>>,
+    /// The quantile regressor's head.
+    #[arg(long)]
+    pub head: Option<Head>,
+    /// Bootstrap resamples per interval.
+    #[arg(long)]
+    pub bootstrap: Option<usize>,
+    /// Target model family.
+    #[arg(long)]
+    pub model: Option<ModelKind>,
+    /// Target training epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    #[command(flatten)]
+    pub dp: DpArgs,
+}
+
+impl MiaArgs {
+    /// Applies the flags on top of `config`.
+    pub fn apply(self, config: &mut MiaConfig) {
+        let target = &mut config.target;
+        self.common.apply(
+            &mut target.dataset,
+            &mut target.seed,
+            &mut target.backend,
+            &mut target.quick,
+        );
+        set(&mut target.model, self.model);
+        set(&mut target.epochs, self.epochs);
+        self.dp.apply(target);
+        set(&mut config.attack, self.attack);
+        if self.shadows.is_some() {
+            config.shadows = self.shadows;
+        }
+        set(&mut config.members, self.members);
+        set(&mut config.public, self.public);
+        if self.alpha.is_some() {
+            config.alphas = self.alpha;
+        }
+        set(&mut config.quantile.head, self.head);
+        set(&mut config.bootstrap, self.bootstrap);
+    }
+}
+
 /// Partition kinds for the command line (their parameters take the defaults).
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum PartitionKind {
@@ -317,6 +385,20 @@ pub struct DpArgs {
     /// Accountant that calibrates σ and reports ε [default: pld].
     #[arg(long)]
     pub accountant: Option<Accountant>,
+}
+
+impl DpArgs {
+    /// Applies the DP flags to a training config.
+    fn apply(self, config: &mut TrainConfig) {
+        if self.epsilon.is_some() || self.noise_multiplier.is_some() {
+            // A flag picks how the noise is set; the file's other choice no longer applies.
+            config.epsilon = self.epsilon;
+            config.noise_multiplier = self.noise_multiplier;
+        }
+        set(&mut config.delta, self.delta);
+        set(&mut config.clip_norm, self.clip_norm);
+        set(&mut config.accountant, self.accountant);
+    }
 }
 
 /// `ppml report`.
@@ -401,15 +483,7 @@ impl TrainArgs {
         if self.init_from.is_some() {
             config.init_from = self.init_from;
         }
-        let dp = self.dp;
-        if dp.epsilon.is_some() || dp.noise_multiplier.is_some() {
-            // A flag picks how the noise is set; the file's other choice no longer applies.
-            config.epsilon = dp.epsilon;
-            config.noise_multiplier = dp.noise_multiplier;
-        }
-        set(&mut config.delta, dp.delta);
-        set(&mut config.clip_norm, dp.clip_norm);
-        set(&mut config.accountant, dp.accountant);
+        self.dp.apply(config);
         Ok(())
     }
 }

@@ -7,6 +7,7 @@ use ppml::config::{at_least_one, load_toml};
 use ppml::data::{self, DatasetName, DatasetReport, FileCheck};
 use ppml::device::Backend;
 use ppml::experiments::federated::{self, FederatedConfig};
+use ppml::experiments::mia::{self, MiaConfig, MiaReport};
 use ppml::experiments::train::{self, TrainConfig};
 use ppml::experiments::{RunContext, RunOptions};
 use ppml::model::{Activation, ModelConfig, ModelKind};
@@ -85,6 +86,18 @@ pub fn dispatch(cli: Cli) -> Result<()> {
                 report.bytes_per_party_per_round / 1e3,
                 ctx.out_path("metrics.json").display()
             );
+            Ok(())
+        }
+        Command::Run(RunCommand::Mia(args)) => {
+            let mut config: MiaConfig = match &args.common.config {
+                Some(path) => load_toml(path)?,
+                None => MiaConfig::default(),
+            };
+            let options = run_options(&args.common, "mia", progress);
+            args.apply(&mut config);
+            let mut ctx = RunContext::new(options, config.target.backend, config.target.seed)?;
+            let report = mia::run(config, &mut ctx)?;
+            print_mia(&report, &ctx.out_path("metrics.json"));
             Ok(())
         }
         Command::Accountant(args) => accountant(&args),
@@ -226,6 +239,60 @@ fn accountant(args: &AccountantArgs) -> Result<()> {
         rdp_seconds * 1e3
     );
     Ok(())
+}
+
+/// The summary of a membership-inference run: the target, then one line per attack.
+fn print_mia(report: &MiaReport, path: &Path) {
+    let target = match &report.privacy {
+        None => "non-private".to_string(),
+        Some(p) => format!(
+            "DP-SGD ε = {:.3} at δ = {:e}",
+            p.spent.epsilon, p.spent.delta
+        ),
+    };
+    println!(
+        "mia: {} target on {} ({} members): train accuracy {:.2}%, test accuracy {:.2}%",
+        target,
+        report.header.dataset,
+        report.data.members,
+        100.0 * report.target.train_accuracy,
+        100.0 * report.target.test_accuracy,
+    );
+    for a in std::iter::once(&report.attack).chain(&report.baselines) {
+        let tpr: Vec<String> = a
+            .tpr_at_fpr
+            .iter()
+            .map(|p| {
+                format!(
+                    "TPR@{}% FPR {:.2}% [{:.2}, {:.2}]",
+                    100.0 * p.max_fpr,
+                    100.0 * p.tpr.estimate,
+                    100.0 * p.tpr.low,
+                    100.0 * p.tpr.high
+                )
+            })
+            .collect();
+        println!(
+            "  {:<9} AUC {:.4}  {}  advantage {:.4}",
+            a.name,
+            a.auc.estimate,
+            tpr.join("  "),
+            a.max_advantage.estimate
+        );
+    }
+    if let Some(c) = &report.dp_ceiling {
+        let tpr: Vec<String> = c
+            .max_tpr_at_fpr
+            .iter()
+            .map(|(f, t)| format!("TPR@{}% FPR {:.2}%", 100.0 * f, 100.0 * t))
+            .collect();
+        println!(
+            "  ceiling   {}  advantage {:.4} (no attack can do better)",
+            tpr.join("  "),
+            c.max_advantage
+        );
+    }
+    println!("  -> {}", path.display());
 }
 
 fn run_options(common: &CommonArgs, experiment: &str, progress: Progress) -> RunOptions {

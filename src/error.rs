@@ -26,6 +26,13 @@ pub enum Error {
     /// Secure aggregation parameters that cannot work, or a round that had to abort.
     #[error(transparent)]
     SecAgg(#[from] crate::fl::SecAggError),
+    /// Attack scores that make no ROC curve (NaN logits from a diverged model).
+    #[error("cannot measure the attack: {0}")]
+    Metric(#[from] crate::metrics::RocError),
+    /// A measured attack beat what DP allows any attack: a bug in training, sampling or
+    /// accounting. The results were written, with the violations listed in them.
+    #[error("{0}")]
+    AboveCeiling(String),
     /// The compute backend failed.
     #[error("backend error: {0}")]
     Backend(String),
@@ -40,7 +47,11 @@ impl Error {
             | Error::Privacy(_)
             | Error::Table(_)
             | Error::SecAgg(_) => 2,
-            Error::Report(_) | Error::Stale(_) | Error::Backend(_) => 1,
+            Error::Report(_)
+            | Error::Stale(_)
+            | Error::Metric(_)
+            | Error::AboveCeiling(_)
+            | Error::Backend(_) => 1,
         }
     }
 }

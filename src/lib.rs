@@ -5,6 +5,7 @@
 //! `experiments`. No module imports a later one; the library never prints.
 #![warn(missing_docs)]
 
+pub mod attacks;
 pub mod config;
 pub mod data;
 pub mod device;

@@ -7,10 +7,15 @@ use crate::common::{fixtures, ppml};
 /// Runs `ppml run train` with `args` on the fixture and checks it fails with exit code 2, a
 /// message containing `expect`, and no output folder at all.
 pub(crate) fn rejects(args: &[&str], expect: &str) {
+    rejects_run("train", args, expect)
+}
+
+/// [`rejects`] for any experiment.
+pub(crate) fn rejects_run(experiment: &str, args: &[&str], expect: &str) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let assert = ppml(dir.path())
-        .args(["run", "train", "--offline", "--out"])
+        .args(["run", experiment, "--offline", "--out"])
         .arg(&out)
         .arg("--data-dir")
         .arg(fixtures())

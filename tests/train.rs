@@ -176,6 +176,19 @@ fn every_config_in_experiments_is_valid() {
                 .validate()
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             checked += 1;
+        } else if name.starts_with("mia-") {
+            let config: ppml::experiments::mia::MiaConfig =
+                load_toml(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let resolved = config.resolve();
+            resolved
+                .validate()
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(
+                name.contains("-eps"),
+                resolved.target.epsilon.is_some(),
+                "{name}"
+            );
+            checked += 1;
         } else if path.extension().is_some_and(|e| e == "toml") {
             let config: TrainConfig =
                 load_toml(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -186,5 +199,5 @@ fn every_config_in_experiments_is_valid() {
             checked += 1;
         }
     }
-    assert!(checked >= 9, "{checked} configs");
+    assert!(checked >= 15, "{checked} configs");
 }

@@ -3,6 +3,7 @@
 
 mod context;
 pub mod federated;
+pub mod mia;
 pub mod train;
 
 pub use context::{ResultHeader, RunContext, RunOptions};

@@ -33,31 +33,53 @@ pub fn bootstrap_interval(
     level: f64,
     rng: &mut StdRng,
 ) -> Result<Interval, RocError> {
-    let estimate = statistic(&Roc::new(members, non_members)?);
+    let mut one = bootstrap_intervals(members, non_members, &[&statistic], resamples, level, rng)?;
+    Ok(one.remove(0))
+}
+
+/// [`bootstrap_interval`] for several statistics of the same resamples: sorting the scores into
+/// a ROC curve is the cost, so each resample's curve serves every statistic.
+pub fn bootstrap_intervals(
+    members: &[f64],
+    non_members: &[f64],
+    statistics: &[&dyn Fn(&Roc) -> f64],
+    resamples: usize,
+    level: f64,
+    rng: &mut StdRng,
+) -> Result<Vec<Interval>, RocError> {
+    let observed = Roc::new(members, non_members)?;
     let resample = |scores: &[f64], rng: &mut StdRng| -> Vec<f64> {
         (0..scores.len())
             .map(|_| scores[rng.random_range(0..scores.len())])
             .collect()
     };
-    let mut values: Vec<f64> = (0..resamples.max(1))
-        .map(|_| {
-            let m = resample(members, rng);
-            let n = resample(non_members, rng);
-            statistic(&Roc::new(&m, &n).expect("resamples of valid groups are valid"))
-        })
-        .collect();
-    values.sort_by(f64::total_cmp);
-    let quantile = |p: f64| {
-        let at = (p * (values.len() - 1) as f64).round() as usize;
-        values[at.min(values.len() - 1)]
-    };
+    let mut values: Vec<Vec<f64>> = vec![Vec::with_capacity(resamples.max(1)); statistics.len()];
+    for _ in 0..resamples.max(1) {
+        let m = resample(members, rng);
+        let n = resample(non_members, rng);
+        let roc = Roc::new(&m, &n).expect("resamples of valid groups are valid");
+        for (stat, v) in statistics.iter().zip(&mut values) {
+            v.push(stat(&roc));
+        }
+    }
     let tail = (1.0 - level) / 2.0;
-    Ok(Interval {
-        estimate,
-        low: quantile(tail),
-        high: quantile(1.0 - tail),
-        level,
-    })
+    Ok(statistics
+        .iter()
+        .zip(values)
+        .map(|(stat, mut values)| {
+            values.sort_by(f64::total_cmp);
+            let quantile = |p: f64| {
+                let at = (p * (values.len() - 1) as f64).round() as usize;
+                values[at.min(values.len() - 1)]
+            };
+            Interval {
+                estimate: stat(&observed),
+                low: quantile(tail),
+                high: quantile(1.0 - tail),
+                level,
+            }
+        })
+        .collect())
 }
 
 #[cfg(test)]

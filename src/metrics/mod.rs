@@ -2,7 +2,8 @@
 //! membership-inference attack and its low-FPR figures.
 
 mod bootstrap;
+pub mod membership;
 mod roc;
 
-pub use bootstrap::{Interval, bootstrap_interval};
+pub use bootstrap::{Interval, bootstrap_interval, bootstrap_intervals};
 pub use roc::{Roc, RocError, RocPoint};

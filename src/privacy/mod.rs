@@ -19,7 +19,7 @@ mod calibrate;
 mod ceiling;
 pub mod pld;
 pub mod rdp;
-mod special;
+pub(crate) mod special;
 mod spent;
 
 pub use calibrate::{MAX_SIGMA, MIN_SIGMA, SIGMA_TOLERANCE, calibrate_noise};

@@ -1,7 +1,8 @@
 //! Results on disk: `metrics.json` written atomically, so a crash never leaves a partial file,
-//! and the Markdown results table built from a folder of them.
+//! the Markdown results table built from a folder of them, and ROC plots.
 
 mod json;
+pub mod plot;
 pub mod table;
 
 pub use json::{ReportError, write_json_atomic};

@@ -1,0 +1,95 @@
+//! Per-record scores computed from a model's logits and the record's label. Each is a
+//! "membership signal": training pushes it up on the records the model was trained on.
+
+use super::Logits;
+use crate::data::Dataset;
+
+/// The logit margin `z_y − max_{y'≠y} z_{y'}` of each record (Bertran et al. 2023). It is
+/// invariant to the softmax's shift and does not saturate the way the probability p_y does.
+pub fn margin(logits: &Logits, records: &Dataset) -> Vec<f64> {
+    (0..logits.len())
+        .map(|i| {
+            let z = logits.row(i);
+            let y = records.label(i);
+            let others = z
+                .iter()
+                .enumerate()
+                .filter(|&(c, _)| c != y)
+                .map(|(_, &v)| v)
+                .fold(f32::NEG_INFINITY, f32::max);
+            f64::from(z[y]) - f64::from(others)
+        })
+        .collect()
+}
+
+/// `log Σ exp(z)` of one row, shifted by its maximum so it never overflows.
+fn log_sum_exp(z: impl Iterator<Item = f64> + Clone) -> f64 {
+    let max = z.clone().fold(f64::NEG_INFINITY, f64::max);
+    max + z.map(|v| (v - max).exp()).sum::<f64>().ln()
+}
+
+/// Minus the cross-entropy loss, `log p_y`, of each record (Yeom et al. 2018: members have
+/// lower loss). Negated so that, like every score here, higher means "member".
+pub fn negative_loss(logits: &Logits, records: &Dataset) -> Vec<f64> {
+    (0..logits.len())
+        .map(|i| {
+            let z = logits.row(i);
+            let all = log_sum_exp(z.iter().map(|&v| f64::from(v)));
+            f64::from(z[records.label(i)]) - all
+        })
+        .collect()
+}
+
+/// The logit-scaled confidence `log p_y − log(1 − p_y)` of each record (Carlini et al. 2022),
+/// computed as `z_y − log Σ_{y'≠y} exp(z_{y'})` so that it stays exact when p_y rounds to 1.
+pub fn logit_confidence(logits: &Logits, records: &Dataset) -> Vec<f64> {
+    (0..logits.len())
+        .map(|i| {
+            let z = logits.row(i);
+            let y = records.label(i);
+            let others = z
+                .iter()
+                .enumerate()
+                .filter(|&(c, _)| c != y)
+                .map(|(_, &v)| f64::from(v));
+            f64::from(z[y]) - log_sum_exp(others)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_record(label: u8, classes: usize) -> Dataset {
+        Dataset::new(vec![0; 4], vec![label], 2, 2, classes).unwrap()
+    }
+
+    #[test]
+    fn the_margin_is_the_gap_to_the_best_other_class() {
+        let logits = Logits::new(vec![1.0, 4.0, 2.5], 3);
+        assert_eq!(margin(&logits, &one_record(1, 3)), vec![1.5]);
+        assert_eq!(margin(&logits, &one_record(0, 3)), vec![-3.0]);
+    }
+
+    #[test]
+    fn loss_and_logit_confidence_match_their_definitions_from_probabilities() {
+        let z = [0.3f32, -1.2, 2.0, 0.7];
+        let logits = Logits::new(z.to_vec(), 4);
+        let record = one_record(2, 4);
+        let total: f64 = z.iter().map(|&v| f64::from(v).exp()).sum();
+        let p = f64::from(z[2]).exp() / total;
+        let nl = negative_loss(&logits, &record)[0];
+        assert!((nl - p.ln()).abs() < 1e-12, "{nl} vs {}", p.ln());
+        let lc = logit_confidence(&logits, &record)[0];
+        assert!((lc - (p / (1.0 - p)).ln()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn logit_confidence_stays_finite_when_the_probability_rounds_to_one() {
+        // p_y = 1 − e^-60 is 1.0 in f64, yet the score is exactly 60.
+        let logits = Logits::new(vec![60.0, 0.0], 2);
+        let lc = logit_confidence(&logits, &one_record(0, 2))[0];
+        assert!((lc - 60.0).abs() < 1e-9, "{lc}");
+    }
+}

@@ -1,0 +1,649 @@
+//! `ppml run mia`: membership inference against one trained classifier, and DP-SGD as the
+//! defense.
+//!
+//! The experiment, as the papers set it up (Carlini et al. 2022; Bertran et al. 2023): the seed
+//! splits the training records into three disjoint sets. The target model is trained on the
+//! *members*; an equal number of *non-members* is held out, never seen by the target; the
+//! attacker gets a *public* set from the same distribution, also never seen by the target, and
+//! query access to the target (logits only). The attacker is then handed the members and
+//! non-members, shuffled, without their labels of membership, and scores each one. Only this
+//! file, which holds the truth, measures how well the scores separate the two groups.
+//!
+//! The attack is the quantile regression of Bertran et al.; the baselines are a global threshold
+//! on the same margin score, the loss threshold of Yeom et al. 2018, and (with `shadows` > 0)
+//! offline LiRA. When the target is trained with DP-SGD, the privacy curve of its mechanism
+//! bounds every attack (see `privacy::ceiling`); a measured figure significantly above it is
+//! reported as an error, since it can only come from a bug.
+
+use std::time::Instant;
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use super::train::{DpReport, TrainConfig, limit, resolve_privacy};
+use super::{ResultHeader, RunContext};
+use crate::attacks::membership::quantile::{QuantileConfig, QuantileRegressor};
+use crate::attacks::membership::{
+    MembershipScores, QueryAccess, lira, logit_confidence, margin, negative_loss, threshold,
+};
+use crate::config::{ConfigError, at_least_one};
+use crate::data::Dataset;
+use crate::metrics::membership::{AttackMetrics, LOW_FPRS, alpha_grid, measure};
+use crate::model::Classifier;
+use crate::privacy::{SubsampledGaussian, attack_ceiling};
+use crate::progress::Progress;
+use crate::report::plot::{Curve, roc_png};
+use crate::report::{ReportError, write_json_atomic};
+use crate::train::{self, Evaluation, evaluate};
+use crate::{Error, Result};
+
+/// Fewest public records the attacker may have: its regression model learns from them.
+pub const MIN_PUBLIC: usize = 100;
+/// Caps applied by `--quick`.
+const QUICK_MEMBERS: usize = 1_000;
+const QUICK_PUBLIC: usize = 1_000;
+const QUICK_EPOCHS: usize = 2;
+const QUICK_BOOTSTRAP: usize = 100;
+const QUICK_SHADOWS: usize = 2;
+/// Shadows trained for `attack = "lira"` when `shadows` is not given.
+const DEFAULT_LIRA_SHADOWS: usize = 4;
+
+/// Which attack is the headline (`attack` in metrics.json); the others become `baselines`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttackKind {
+    /// Quantile regression on the logit margin (Bertran et al. 2023).
+    #[default]
+    Quantile,
+    /// One global threshold on the logit margin.
+    Threshold,
+    /// One global threshold on the loss (Yeom et al. 2018).
+    Loss,
+    /// Offline LiRA with shadow models (Carlini et al. 2022).
+    Lira,
+}
+
+impl AttackKind {
+    /// The name used in metrics.json and on plots.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttackKind::Quantile => "quantile",
+            AttackKind::Threshold => "threshold",
+            AttackKind::Loss => "loss",
+            AttackKind::Lira => "lira",
+        }
+    }
+}
+
+/// Everything that defines a membership-inference run. Top-level keys describe the attack; the
+/// `[target]` table is the target's training config (the `ppml run train` keys, whose
+/// `dataset`, `seed`, `backend` and `epsilon` are the run's), and `[quantile]` the attacker's
+/// regression model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MiaConfig {
+    /// Records the target trains on; as many non-members are held out.
+    pub members: usize,
+    /// Records the attacker holds (disjoint from members and non-members).
+    pub public: usize,
+    /// The headline attack.
+    pub attack: AttackKind,
+    /// LiRA shadow models (0 = no LiRA baseline; `attack = "lira"` defaults to 4).
+    pub shadows: Option<usize>,
+    /// The α grid: target false-positive rates of the attacker's thresholds, each in (0, 1]
+    /// (default: 17 values log-spaced from 1e-4 to 1).
+    pub alphas: Option<Vec<f64>>,
+    /// Bootstrap resamples behind each 95% interval.
+    pub bootstrap: usize,
+    /// The target's training.
+    pub target: TrainConfig,
+    /// The attacker's quantile regressor.
+    pub quantile: QuantileConfig,
+}
+
+impl Default for MiaConfig {
+    fn default() -> Self {
+        Self {
+            members: 20_000,
+            public: 20_000,
+            attack: AttackKind::Quantile,
+            shadows: None,
+            alphas: None,
+            bootstrap: 500,
+            target: TrainConfig {
+                epochs: 30,
+                ..TrainConfig::default()
+            },
+            quantile: QuantileConfig::default(),
+        }
+    }
+}
+
+impl MiaConfig {
+    /// Applies `--quick`, fills in the α grid and the shadow count, and reads `epsilon = inf`
+    /// as "no DP".
+    pub fn resolve(mut self) -> Self {
+        if self.target.quick {
+            self.members = self.members.min(QUICK_MEMBERS);
+            self.public = self.public.min(QUICK_PUBLIC);
+            self.bootstrap = self.bootstrap.min(QUICK_BOOTSTRAP);
+            self.quantile.epochs = self.quantile.epochs.min(QUICK_EPOCHS);
+            self.shadows = self.shadows.map(|k| k.min(QUICK_SHADOWS));
+        }
+        if self.shadows.is_none() {
+            self.shadows = Some(if self.attack == AttackKind::Lira {
+                DEFAULT_LIRA_SHADOWS
+            } else {
+                0
+            });
+        }
+        if self.alphas.is_none() {
+            self.alphas = Some(alpha_grid(17));
+        }
+        let train_limit = self.target.train_limit;
+        self.target = self.target.resolve_quick();
+        if self.target.quick {
+            self.target.epochs = self.target.epochs.min(QUICK_EPOCHS);
+        }
+        // The members are the target's training set; `resolve_quick`'s cap does not apply.
+        self.target.train_limit = train_limit;
+        self
+    }
+
+    /// The α grid (after [`MiaConfig::resolve`]).
+    pub fn alphas(&self) -> &[f64] {
+        self.alphas.as_deref().unwrap_or(&[])
+    }
+
+    /// Checks everything that can be checked before the data is loaded.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        at_least_one("members", self.members)?;
+        if self.public < MIN_PUBLIC {
+            return Err(ConfigError::invalid(
+                "public",
+                self.public,
+                format!(
+                    "the attacker needs at least {MIN_PUBLIC} public records to fit its model"
+                ),
+            ));
+        }
+        if self.target.train_limit.is_some() {
+            return Err(ConfigError::invalid(
+                "target.train_limit",
+                format!("{:?}", self.target.train_limit),
+                "the target trains on exactly the members: set `members` instead",
+            ));
+        }
+        at_least_one("bootstrap", self.bootstrap)?;
+        if let Some(alphas) = &self.alphas {
+            if alphas.is_empty() {
+                return Err(ConfigError::invalid("alphas", "[]", "give at least one α"));
+            }
+            if let Some(bad) = alphas.iter().find(|a| !(**a > 0.0 && **a <= 1.0)) {
+                return Err(ConfigError::invalid(
+                    "alphas",
+                    bad,
+                    "each α is a false-positive rate in (0, 1]",
+                ));
+            }
+        }
+        if self.attack == AttackKind::Lira && self.shadows == Some(0) {
+            return Err(ConfigError::invalid(
+                "shadows",
+                0,
+                "the LiRA attack needs at least one shadow model",
+            ));
+        }
+        self.quantile.validate()?;
+        self.target.validate()
+    }
+}
+
+/// How the records were split.
+#[derive(Debug, Clone, Serialize)]
+pub struct MiaData {
+    /// Records the target trained on.
+    pub members: usize,
+    /// Held-out records the target never saw.
+    pub non_members: usize,
+    /// The attacker's records.
+    pub public: usize,
+    /// Test records (target accuracy only).
+    pub test: usize,
+    /// Classes.
+    pub classes: usize,
+    /// Folder the files were read from.
+    pub source: String,
+}
+
+/// How good, and how overfit, the target is.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetReport {
+    /// Accuracy on its training set (the members).
+    pub train_accuracy: f64,
+    /// Mean loss on the members.
+    pub train_loss: f64,
+    /// Accuracy on the held-out non-members.
+    pub non_member_accuracy: f64,
+    /// Accuracy on the test set.
+    pub test_accuracy: f64,
+    /// Mean loss on the test set.
+    pub test_loss: f64,
+    /// Optimizer steps.
+    pub steps: usize,
+    /// One record per epoch.
+    pub history: Vec<train::EpochRecord>,
+}
+
+/// A measured figure above the DP ceiling.
+#[derive(Debug, Clone, Serialize)]
+pub struct Violation {
+    /// Which attack.
+    pub attack: String,
+    /// Which figure (e.g. `tpr_at_fpr_0.001`).
+    pub metric: String,
+    /// The point estimate.
+    pub measured: f64,
+    /// The lower end of its 95% interval.
+    pub interval_low: f64,
+    /// The ceiling.
+    pub ceiling: f64,
+    /// `true` when even the interval's lower end is above the ceiling (a bug, not chance).
+    pub significant: bool,
+}
+
+/// The most any attack can reach against the DP target.
+#[derive(Debug, Clone, Serialize)]
+pub struct CeilingReport {
+    /// `(fpr, max tpr)` at the reported FPRs.
+    pub max_tpr_at_fpr: Vec<(f64, f64)>,
+    /// The largest TPR − FPR.
+    pub max_advantage: f64,
+    /// Point estimates above their ceiling (expected now and then by chance on small runs;
+    /// `significant` ones are errors).
+    pub above: Vec<Violation>,
+    /// Whether every figure is within its ceiling up to sampling error.
+    pub respected: bool,
+}
+
+/// Wall-clock figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct MiaTiming {
+    /// Whole run.
+    pub wall_seconds: f64,
+    /// Training the target.
+    pub target_seconds: f64,
+    /// Fitting the quantile regressor.
+    pub quantile_fit_seconds: f64,
+    /// Training LiRA's shadow models.
+    pub shadow_seconds: f64,
+}
+
+/// `metrics.json` of `ppml run mia`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MiaReport {
+    /// Experiment, version, dataset, seed, quick.
+    #[serde(flatten)]
+    pub header: ResultHeader,
+    /// The full resolved config.
+    pub config: MiaConfig,
+    /// The target's DP-SGD accounting (`null`: non-private target).
+    pub privacy: Option<DpReport>,
+    /// The split.
+    pub data: MiaData,
+    /// The target's accuracy.
+    pub target: TargetReport,
+    /// The headline attack.
+    pub attack: AttackMetrics,
+    /// The other attacks, on the same candidates.
+    pub baselines: Vec<AttackMetrics>,
+    /// Ceilings from the target's privacy curve (`null`: non-private target).
+    pub dp_ceiling: Option<CeilingReport>,
+    /// Problems that mean the numbers cannot be trusted (empty when all is well).
+    pub errors: Vec<String>,
+    /// File name of the ROC plot, in the output folder.
+    pub plot: String,
+    /// Wall-clock figures.
+    pub timing: MiaTiming,
+}
+
+/// The three disjoint record sets, drawn with the run's RNG.
+struct Split {
+    members: Dataset,
+    non_members: Dataset,
+    public: Dataset,
+}
+
+fn split(train: &Dataset, config: &MiaConfig, rng: &mut StdRng) -> Result<Split> {
+    let needed = 2 * config.members + config.public;
+    if needed > train.len() {
+        return Err(ConfigError::invalid(
+            "members",
+            config.members,
+            format!(
+                "2 × members + public = {needed} records, but the training split has only {}",
+                train.len()
+            ),
+        )
+        .into());
+    }
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    order.shuffle(rng);
+    let (m, rest) = order.split_at(config.members);
+    let (n, rest) = rest.split_at(config.members);
+    Ok(Split {
+        members: train.subset(m),
+        non_members: train.subset(n),
+        public: train.subset(&rest[..config.public]),
+    })
+}
+
+/// The members and non-members in one shuffled list (what the attacker is handed), and which
+/// of them were members (what only this experiment knows).
+fn candidates(split: &Split, rng: &mut StdRng) -> (Dataset, Vec<bool>) {
+    let both = concat(&split.members, &split.non_members);
+    let mut order: Vec<usize> = (0..both.len()).collect();
+    order.shuffle(rng);
+    let is_member = order.iter().map(|&i| i < split.members.len()).collect();
+    (both.subset(&order), is_member)
+}
+
+fn concat(a: &Dataset, b: &Dataset) -> Dataset {
+    let mut images = Vec::with_capacity((a.len() + b.len()) * a.pixels());
+    let mut labels = Vec::with_capacity(a.len() + b.len());
+    for d in [a, b] {
+        for i in 0..d.len() {
+            images.extend_from_slice(d.image(i));
+        }
+        labels.extend_from_slice(d.labels());
+    }
+    Dataset::new(images, labels, a.rows(), a.cols(), a.classes())
+        .expect("two sets of the same shape concatenate")
+}
+
+/// Trains a model the way `config` says on `data` (the target, or one of LiRA's shadows).
+fn train_like_target(
+    config: &TrainConfig,
+    data: &Dataset,
+    test: &Dataset,
+    ctx: &mut RunContext,
+    progress: &Progress,
+) -> Result<(train::Trained, Option<DpReport>)> {
+    let opts = config.train_options();
+    opts.validate(data.len())?;
+    let privacy = resolve_privacy(config, data.len())?;
+    let model_config = config.model_config(data.rows(), data.classes());
+    let ad_device = ctx.device.clone().autodiff();
+    let model = Classifier::new(&model_config, &ad_device, &mut ctx.rng);
+    let trained = train::train(
+        model,
+        data,
+        test,
+        &opts,
+        privacy.as_ref().map(|(dp, _)| dp),
+        &ctx.device,
+        &mut ctx.rng,
+        progress,
+    );
+    Ok((trained, privacy.map(|(_, r)| r)))
+}
+
+/// Offline LiRA: `k` shadows on random halves of the public set, queried on the candidates.
+fn lira_scores(
+    config: &MiaConfig,
+    public: &Dataset,
+    candidates: &Dataset,
+    target_view: &QueryAccess,
+    test: &Dataset,
+    ctx: &mut RunContext,
+) -> Result<MembershipScores> {
+    let k = config.shadows.unwrap_or(0);
+    let mut shadows = Vec::with_capacity(k);
+    for _ in 0..k {
+        let mut order: Vec<usize> = (0..public.len()).collect();
+        order.shuffle(&mut ctx.rng);
+        let half = public.subset(&order[..public.len() / 2]);
+        let progress = ctx.options.progress;
+        let (shadow, _) = train_like_target(&config.target, &half, test, ctx, &progress)?;
+        let view = QueryAccess::new(&shadow.model, &ctx.device);
+        shadows.push(logit_confidence(&view.logits(candidates), candidates));
+    }
+    let target = logit_confidence(&target_view.logits(candidates), candidates);
+    Ok(lira::offline_scores(&target, &shadows, config.alphas()))
+}
+
+/// FPRs at which the ceiling curve is drawn.
+fn ceiling_curve_fprs(min_fpr: f64) -> Vec<f64> {
+    let lo = min_fpr.log10();
+    (0..=40)
+        .map(|i| 10f64.powf(lo * (1.0 - f64::from(i) / 40.0)).min(0.999))
+        .collect()
+}
+
+/// Compares every attack's low-FPR TPRs and advantage with the ceilings.
+fn check_ceiling(
+    attacks: &[&AttackMetrics],
+    max_tpr_at_fpr: &[(f64, f64)],
+    max_advantage: f64,
+) -> Vec<Violation> {
+    let mut above = Vec::new();
+    for a in attacks {
+        for (point, &(_, ceiling)) in a.tpr_at_fpr.iter().zip(max_tpr_at_fpr) {
+            if point.tpr.estimate > ceiling {
+                above.push(Violation {
+                    attack: a.name.clone(),
+                    metric: format!("tpr_at_fpr_{}", point.max_fpr),
+                    measured: point.tpr.estimate,
+                    interval_low: point.tpr.low,
+                    ceiling,
+                    significant: point.tpr.low > ceiling,
+                });
+            }
+        }
+        if a.max_advantage.estimate > max_advantage {
+            above.push(Violation {
+                attack: a.name.clone(),
+                metric: "max_advantage".into(),
+                measured: a.max_advantage.estimate,
+                interval_low: a.max_advantage.low,
+                ceiling: max_advantage,
+                significant: a.max_advantage.low > max_advantage,
+            });
+        }
+    }
+    above
+}
+
+/// Runs the experiment and writes `metrics.json` and `roc.png`. A configuration or data problem
+/// stops the run before anything is written. When a measured figure is significantly above its
+/// DP ceiling, the results are still written (they are the evidence) and the run then fails.
+pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
+    let started = Instant::now();
+    let config = config.resolve();
+    config.validate()?;
+    let splits = ctx.load_dataset(config.target.dataset)?;
+    let test = limit(&splits.test, config.target.test_limit);
+    let split = split(&splits.train, &config, &mut ctx.rng)?;
+    let progress = ctx.options.progress;
+
+    // The target trains on the members only.
+    let t0 = Instant::now();
+    let (target, privacy) =
+        train_like_target(&config.target, &split.members, &test, ctx, &progress)?;
+    let target_seconds = t0.elapsed().as_secs_f64();
+    let on_members = evaluate(&target.model, &split.members, &ctx.device);
+    let on_non_members = evaluate(&target.model, &split.non_members, &ctx.device);
+    let Evaluation {
+        loss: test_loss,
+        accuracy: test_accuracy,
+    } = evaluate(&target.model, &test, &ctx.device);
+
+    // From here on the attacker acts, through query access only.
+    let view = QueryAccess::new(&target.model, &ctx.device);
+    let (candidates, is_member) = candidates(&split, &mut ctx.rng);
+    let public_logits = view.logits(&split.public);
+    let candidate_logits = view.logits(&candidates);
+    let public_margin = margin(&public_logits, &split.public);
+    let candidate_margin = margin(&candidate_logits, &candidates);
+    let alphas = config.alphas();
+
+    let t0 = Instant::now();
+    let regressor = QuantileRegressor::fit(
+        &config.quantile,
+        &split.public,
+        &public_margin,
+        alphas,
+        &ctx.device,
+        &mut ctx.rng,
+        &progress,
+    );
+    let quantile_fit_seconds = t0.elapsed().as_secs_f64();
+    let mut scored: Vec<(AttackKind, MembershipScores)> = vec![
+        (
+            AttackKind::Quantile,
+            regressor.attack(&candidates, &candidate_margin, alphas),
+        ),
+        (
+            AttackKind::Threshold,
+            threshold::global_threshold(&public_margin, &candidate_margin, alphas),
+        ),
+        (
+            AttackKind::Loss,
+            threshold::global_threshold(
+                &negative_loss(&public_logits, &split.public),
+                &negative_loss(&candidate_logits, &candidates),
+                alphas,
+            ),
+        ),
+    ];
+    let t0 = Instant::now();
+    if config.shadows.unwrap_or(0) > 0 {
+        let lira = lira_scores(&config, &split.public, &candidates, &view, &test, ctx)?;
+        scored.push((AttackKind::Lira, lira));
+    }
+    let shadow_seconds = t0.elapsed().as_secs_f64();
+
+    // Measurement: the only place that sees which candidates were members.
+    let mut attack = None;
+    let mut baselines = Vec::new();
+    for (kind, scores) in &scored {
+        let m = measure(
+            kind.as_str(),
+            scores,
+            &is_member,
+            config.bootstrap,
+            &mut ctx.rng,
+        )?;
+        if *kind == config.attack {
+            attack = Some(m);
+        } else {
+            baselines.push(m);
+        }
+    }
+    let attack = attack.expect("the headline attack is always run (LiRA needs shadows ≥ 1)");
+
+    let min_fpr = 1.0 / split.non_members.len() as f64;
+    let mut errors = Vec::new();
+    let mut ceiling_curve = None;
+    let dp_ceiling = match &privacy {
+        None => None,
+        Some(p) => {
+            let mech = SubsampledGaussian::new(
+                p.spent.sample_rate,
+                p.spent.noise_multiplier,
+                p.spent.steps,
+            )?;
+            let mut fprs = LOW_FPRS.to_vec();
+            fprs.extend(ceiling_curve_fprs(min_fpr.min(1e-3)));
+            let c = attack_ceiling(&mech, &fprs)?;
+            let (low, curve) = c.max_tpr_at_fpr.split_at(LOW_FPRS.len());
+            ceiling_curve = Some(curve.to_vec());
+            let all: Vec<&AttackMetrics> = std::iter::once(&attack).chain(&baselines).collect();
+            let above = check_ceiling(&all, low, c.max_advantage);
+            for v in above.iter().filter(|v| v.significant) {
+                errors.push(format!(
+                    "{} {} = {:.4} (95% interval from {:.4}) is above the DP ceiling {:.4}: \
+                     training, sampling or accounting has a bug",
+                    v.attack, v.metric, v.measured, v.interval_low, v.ceiling
+                ));
+            }
+            Some(CeilingReport {
+                max_tpr_at_fpr: low.to_vec(),
+                max_advantage: c.max_advantage,
+                respected: above.iter().all(|v| !v.significant),
+                above,
+            })
+        }
+    };
+
+    let report = MiaReport {
+        header: ResultHeader::new(
+            "mia",
+            config.target.dataset,
+            config.target.seed,
+            config.target.quick,
+        ),
+        privacy,
+        data: MiaData {
+            members: split.members.len(),
+            non_members: split.non_members.len(),
+            public: split.public.len(),
+            test: test.len(),
+            classes: split.members.classes(),
+            source: splits.location.dir.display().to_string(),
+        },
+        target: TargetReport {
+            train_accuracy: on_members.accuracy,
+            train_loss: on_members.loss,
+            non_member_accuracy: on_non_members.accuracy,
+            test_accuracy,
+            test_loss,
+            steps: target.steps,
+            history: target.history,
+        },
+        attack,
+        baselines,
+        dp_ceiling,
+        errors,
+        plot: "roc.png".into(),
+        timing: MiaTiming {
+            wall_seconds: started.elapsed().as_secs_f64(),
+            target_seconds,
+            quantile_fit_seconds,
+            shadow_seconds,
+        },
+        config,
+    };
+
+    std::fs::create_dir_all(&ctx.options.out).map_err(|source| ReportError::Io {
+        path: ctx.options.out.clone(),
+        source,
+    })?;
+    let curves: Vec<Curve<'_>> = std::iter::once(&report.attack)
+        .chain(&report.baselines)
+        .map(|a| Curve {
+            name: &a.name,
+            points: &a.roc,
+        })
+        .collect();
+    let title = match &report.privacy {
+        None => format!("membership inference, non-private target ({})", report.header.dataset),
+        Some(p) => format!(
+            "membership inference, DP-SGD target ε = {:.2} ({})",
+            p.spent.epsilon, report.header.dataset
+        ),
+    };
+    roc_png(
+        &ctx.out_path("roc.png"),
+        &title,
+        &curves,
+        ceiling_curve.as_deref(),
+        min_fpr,
+    )?;
+    write_json_atomic(&ctx.out_path("metrics.json"), &report)?;
+    if !report.errors.is_empty() {
+        return Err(Error::AboveCeiling(report.errors.join("\n")));
+    }
+    Ok(report)
+}

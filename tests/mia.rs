@@ -1,0 +1,216 @@
+//! Membership inference: the quantile-regression attack on data with a known answer, the whole
+//! experiment on a small real target (overfit and DP), and the rejection of bad input.
+
+use ppml::attacks::membership::quantile::{Head, QuantileConfig, QuantileRegressor};
+use ppml::attacks::membership::threshold::global_threshold;
+use ppml::data::Dataset;
+use ppml::metrics::membership::measure;
+use ppml::model::{Activation, ModelKind};
+use ppml::progress::Progress;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::cli::rejects_run;
+use crate::common::{fixtures, metrics, ppml};
+
+/// Flat 8×8 images of intensity u ∈ [0, 1] (label 0 or 1 at random), and a "margin" that a
+/// non-member gets: 10·u + N(0, 1). Members get `shift` more. So each record's difficulty
+/// (10·u) is visible in its image, and once it is known, member and non-member margins are
+/// N(shift, 1) against N(0, 1): the closed forms of mia_metric_vectors.json apply.
+fn synthetic(n: usize, shift: f64, rng: &mut StdRng) -> (Dataset, Vec<f64>) {
+    let mut images = Vec::with_capacity(n * 64);
+    let mut labels = Vec::with_capacity(n);
+    let mut scores = Vec::with_capacity(n);
+    for _ in 0..n {
+        let level: u8 = rng.random_range(0..=255);
+        images.extend(std::iter::repeat_n(level, 64));
+        labels.push(rng.random_range(0..2u8));
+        let noise: f64 = StandardNormal.sample(rng);
+        scores.push(10.0 * f64::from(level) / 255.0 + shift + noise);
+    }
+    (Dataset::new(images, labels, 8, 8, 2).unwrap(), scores)
+}
+
+fn regressor_config(head: Head) -> QuantileConfig {
+    QuantileConfig {
+        head,
+        model: ModelKind::Mlp,
+        activation: Activation::Relu,
+        mlp_hidden: vec![32],
+        epochs: 30,
+        batch_size: 64,
+        lr: 3e-3,
+        ..QuantileConfig::default()
+    }
+}
+
+/// Fits the regressor on non-member data and attacks 3,000 members and 3,000 non-members
+/// shifted by 2σ; returns the attack's metrics and the global threshold's.
+fn synthetic_attack(
+    head: Head,
+    alphas: &[f64],
+) -> (
+    ppml::metrics::membership::AttackMetrics,
+    ppml::metrics::membership::AttackMetrics,
+) {
+    let mut rng = StdRng::seed_from_u64(11);
+    let device = ppml::device::Backend::Flex.device().unwrap();
+    let (public, public_scores) = synthetic(4_000, 0.0, &mut rng);
+    let (members, member_scores) = synthetic(3_000, 2.0, &mut rng);
+    let (non_members, non_member_scores) = synthetic(3_000, 0.0, &mut rng);
+    let regressor = QuantileRegressor::fit(
+        &regressor_config(head),
+        &public,
+        &public_scores,
+        alphas,
+        &device,
+        &mut rng,
+        &Progress::hidden(),
+    );
+    // Candidates: members first (the attack never sees this order's meaning).
+    let mut images = Vec::new();
+    let mut labels = Vec::new();
+    for d in [&members, &non_members] {
+        for i in 0..d.len() {
+            images.extend_from_slice(d.image(i));
+        }
+        labels.extend_from_slice(d.labels());
+    }
+    let candidates = Dataset::new(images, labels, 8, 8, 2).unwrap();
+    let scores: Vec<f64> = member_scores.into_iter().chain(non_member_scores).collect();
+    let is_member: Vec<bool> = (0..6_000).map(|i| i < 3_000).collect();
+    let attack = regressor.attack(&candidates, &scores, alphas);
+    let quantile = measure("quantile", &attack, &is_member, 100, &mut rng).unwrap();
+    let global = global_threshold(&public_scores, &scores, alphas);
+    let threshold = measure("threshold", &global, &is_member, 100, &mut rng).unwrap();
+    (quantile, threshold)
+}
+
+#[test]
+fn the_gaussian_quantile_attack_recovers_the_known_tpr_and_calibrates_its_fpr() {
+    let alphas = [0.01, 0.1, 0.5];
+    let (quantile, threshold) = synthetic_attack(Head::Gaussian, &alphas);
+    // Closed form for a 2σ shift (mia_metric_vectors.json, mu = 2): TPR at 1% FPR 0.372081,
+    // AUC 0.921350.
+    let tpr = quantile.tpr_at_fpr[1].tpr.estimate;
+    assert!((tpr - 0.372081).abs() < 0.07, "TPR@1% = {tpr}");
+    assert!((quantile.auc.estimate - 0.921350).abs() < 0.02, "{:?}", quantile.auc);
+    // Each α threshold keeps its promise on fresh non-members, and finds the members a
+    // N(2, 1) vs N(0, 1) test finds: TPR = 1 − Φ(Φ⁻¹(1 − α) − 2).
+    let expected_tpr = [0.372081, 0.763928, 0.977250];
+    for (point, want) in quantile.alpha_grid.iter().zip(expected_tpr) {
+        let tolerance = 0.3 * point.alpha + 0.005;
+        assert!(
+            (point.fpr - point.alpha).abs() < tolerance,
+            "α = {}: FPR {}",
+            point.alpha,
+            point.fpr
+        );
+        assert!((point.tpr - want).abs() < 0.07, "α = {}: TPR {}", point.alpha, point.tpr);
+    }
+    // A single threshold cannot see the difficulty: far weaker at low FPR.
+    let global = threshold.tpr_at_fpr[1].tpr.estimate;
+    assert!(tpr > global + 0.2, "quantile {tpr} vs global {global}");
+}
+
+#[test]
+fn the_pinball_head_calibrates_each_alpha_without_a_shape_assumption() {
+    let alphas = [0.05, 0.2, 0.5];
+    let (quantile, _) = synthetic_attack(Head::Pinball, &alphas);
+    // TPR = 1 − Φ(Φ⁻¹(1 − α) − 2) for α = 0.05, 0.2, 0.5.
+    let expected_tpr = [0.638760, 0.912477, 0.977250];
+    for (point, want) in quantile.alpha_grid.iter().zip(expected_tpr) {
+        assert!(
+            (point.fpr - point.alpha).abs() < 0.3 * point.alpha,
+            "α = {}: FPR {}",
+            point.alpha,
+            point.fpr
+        );
+        assert!((point.tpr - want).abs() < 0.08, "α = {}: TPR {}", point.alpha, point.tpr);
+    }
+}
+
+/// `ppml run mia` on the vendored Fashion-MNIST slice; returns metrics.json.
+fn run_mia(args: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    ppml(dir.path())
+        .args(["run", "mia", "--offline", "--dataset", "fashion-mnist", "--out"])
+        .arg(&out)
+        .arg("--data-dir")
+        .arg(fixtures())
+        .args(args)
+        .assert()
+        .success();
+    let png = std::fs::read(out.join("roc.png")).expect("roc.png written");
+    assert_eq!(&png[1..4], b"PNG");
+    metrics(&out)
+}
+
+fn tpr_at(attack: &serde_json::Value, i: usize) -> f64 {
+    attack["tpr_at_fpr"][i]["tpr"]["estimate"].as_f64().unwrap()
+}
+
+#[test]
+fn on_an_overfit_target_the_quantile_attack_beats_the_global_threshold() {
+    let m = run_mia(&[
+        "--members", "1000", "--public", "1000", "--model", "mlp", "--epochs", "40",
+        "--bootstrap", "50",
+    ]);
+    let target = &m["target"];
+    let gap = target["train_accuracy"].as_f64().unwrap() - target["test_accuracy"].as_f64().unwrap();
+    assert!(gap > 0.1, "the target should overfit: {target}");
+    let quantile = &m["attack"];
+    assert_eq!(quantile["name"], "quantile");
+    let threshold = m["baselines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "threshold")
+        .unwrap();
+    let (q, t) = (tpr_at(quantile, 1), tpr_at(threshold, 1));
+    assert!(q > t + 0.03, "TPR@1% FPR: quantile {q}, threshold {t}");
+    assert!(m["dp_ceiling"].is_null() && m["privacy"].is_null());
+    assert_eq!(m["errors"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn on_a_dp_target_every_measured_figure_is_below_its_ceiling() {
+    let m = run_mia(&[
+        "--members", "1000", "--public", "1000", "--model", "mlp", "--epochs", "5",
+        "--epsilon", "1", "--bootstrap", "50",
+    ]);
+    let ceiling = &m["dp_ceiling"];
+    assert_eq!(ceiling["respected"], true, "{ceiling}");
+    let max_adv = ceiling["max_advantage"].as_f64().unwrap();
+    let max_tpr_1 = ceiling["max_tpr_at_fpr"][1][1].as_f64().unwrap();
+    assert!(max_adv > 0.0 && max_adv < 1.0 && max_tpr_1 < 0.1, "{ceiling}");
+    for a in std::iter::once(&m["attack"]).chain(m["baselines"].as_array().unwrap()) {
+        let adv = a["max_advantage"]["estimate"].as_f64().unwrap();
+        assert!(adv <= max_adv, "{}: advantage {adv} > {max_adv}", a["name"]);
+        assert!(tpr_at(a, 1) <= max_tpr_1, "{}: TPR@1% above {max_tpr_1}", a["name"]);
+    }
+    assert!((m["privacy"]["epsilon"].as_f64().unwrap() - 1.0).abs() < 0.01);
+}
+
+#[test]
+fn bad_mia_input_exits_2_without_output() {
+    let base = ["--dataset", "fashion-mnist"];
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter().chain(extra).map(|s| s.to_string()).collect()
+    };
+    for (extra, expect) in [
+        (&["--alpha", "0"][..], "alphas"),
+        (&["--alpha", "0.01,1.5"][..], "(0, 1]"),
+        (&["--alpha", "-0.1"][..], "alphas"),
+        (&["--public", "10"][..], "public"),
+        (&["--members", "2000", "--public", "1000"][..], "training split has only"),
+        (&["--attack", "lira", "--shadows", "0"][..], "shadow"),
+        (&["--epsilon", "0"][..], "epsilon"),
+    ] {
+        let args = with(extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        rejects_run("mia", &args, expect);
+    }
+}
