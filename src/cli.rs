@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use ppml::attacks::membership::quantile::Head;
 use ppml::config::ConfigError;
 use ppml::data::DatasetName;
 use ppml::device::Backend;
-use ppml::attacks::membership::quantile::Head;
 use ppml::experiments::federated::FederatedConfig;
 use ppml::experiments::mia::{AttackKind, MiaConfig};
 use ppml::experiments::train::TrainConfig;

@@ -1,7 +1,9 @@
 //! Membership inference: the quantile-regression attack on data with a known answer, the whole
 //! experiment on a small real target (overfit and DP), and the rejection of bad input.
 
-use ppml::attacks::membership::quantile::{Head, QuantileConfig, QuantileRegressor};
+use ppml::attacks::membership::quantile::{
+    Head, QuantileConfig, QuantileRegressor, upper_normal_quantile,
+};
 use ppml::attacks::membership::threshold::global_threshold;
 use ppml::data::Dataset;
 use ppml::metrics::membership::measure;
@@ -38,7 +40,7 @@ fn regressor_config(head: Head) -> QuantileConfig {
         model: ModelKind::Mlp,
         activation: Activation::Relu,
         mlp_hidden: vec![32],
-        epochs: 30,
+        epochs: 60,
         batch_size: 64,
         lr: 3e-3,
         ..QuantileConfig::default()
@@ -87,6 +89,29 @@ fn synthetic_attack(
     (quantile, threshold)
 }
 
+/// Each α threshold keeps its promise on fresh non-members (FPR ≈ α), and at the FPR it
+/// reaches finds the members an N(2, 1) vs N(0, 1) test finds: TPR = 1 − Φ(Φ⁻¹(1 − FPR) − 2).
+fn check_alpha_points(attack: &ppml::metrics::membership::AttackMetrics) {
+    for point in &attack.alpha_grid {
+        let tolerance = 0.35 * point.alpha + 0.005;
+        assert!(
+            (point.fpr - point.alpha).abs() < tolerance,
+            "α = {}: FPR {}",
+            point.alpha,
+            point.fpr
+        );
+        let z = upper_normal_quantile(point.fpr.max(1.0 / 3_000.0));
+        let want = 0.5 * libm::erfc((z - 2.0) / std::f64::consts::SQRT_2);
+        assert!(
+            (point.tpr - want).abs() < 0.06,
+            "α = {}: TPR {} at FPR {}, want {want}",
+            point.alpha,
+            point.tpr,
+            point.fpr
+        );
+    }
+}
+
 #[test]
 fn the_gaussian_quantile_attack_recovers_the_known_tpr_and_calibrates_its_fpr() {
     let alphas = [0.01, 0.1, 0.5];
@@ -95,20 +120,12 @@ fn the_gaussian_quantile_attack_recovers_the_known_tpr_and_calibrates_its_fpr() 
     // AUC 0.921350.
     let tpr = quantile.tpr_at_fpr[1].tpr.estimate;
     assert!((tpr - 0.372081).abs() < 0.07, "TPR@1% = {tpr}");
-    assert!((quantile.auc.estimate - 0.921350).abs() < 0.02, "{:?}", quantile.auc);
-    // Each α threshold keeps its promise on fresh non-members, and finds the members a
-    // N(2, 1) vs N(0, 1) test finds: TPR = 1 − Φ(Φ⁻¹(1 − α) − 2).
-    let expected_tpr = [0.372081, 0.763928, 0.977250];
-    for (point, want) in quantile.alpha_grid.iter().zip(expected_tpr) {
-        let tolerance = 0.3 * point.alpha + 0.005;
-        assert!(
-            (point.fpr - point.alpha).abs() < tolerance,
-            "α = {}: FPR {}",
-            point.alpha,
-            point.fpr
-        );
-        assert!((point.tpr - want).abs() < 0.07, "α = {}: TPR {}", point.alpha, point.tpr);
-    }
+    assert!(
+        (quantile.auc.estimate - 0.921350).abs() < 0.02,
+        "{:?}",
+        quantile.auc
+    );
+    check_alpha_points(&quantile);
     // A single threshold cannot see the difficulty: far weaker at low FPR.
     let global = threshold.tpr_at_fpr[1].tpr.estimate;
     assert!(tpr > global + 0.2, "quantile {tpr} vs global {global}");
@@ -118,17 +135,7 @@ fn the_gaussian_quantile_attack_recovers_the_known_tpr_and_calibrates_its_fpr() 
 fn the_pinball_head_calibrates_each_alpha_without_a_shape_assumption() {
     let alphas = [0.05, 0.2, 0.5];
     let (quantile, _) = synthetic_attack(Head::Pinball, &alphas);
-    // TPR = 1 − Φ(Φ⁻¹(1 − α) − 2) for α = 0.05, 0.2, 0.5.
-    let expected_tpr = [0.638760, 0.912477, 0.977250];
-    for (point, want) in quantile.alpha_grid.iter().zip(expected_tpr) {
-        assert!(
-            (point.fpr - point.alpha).abs() < 0.3 * point.alpha,
-            "α = {}: FPR {}",
-            point.alpha,
-            point.fpr
-        );
-        assert!((point.tpr - want).abs() < 0.08, "α = {}: TPR {}", point.alpha, point.tpr);
-    }
+    check_alpha_points(&quantile);
 }
 
 /// `ppml run mia` on the vendored Fashion-MNIST slice; returns metrics.json.
@@ -136,7 +143,14 @@ fn run_mia(args: &[&str]) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     ppml(dir.path())
-        .args(["run", "mia", "--offline", "--dataset", "fashion-mnist", "--out"])
+        .args([
+            "run",
+            "mia",
+            "--offline",
+            "--dataset",
+            "fashion-mnist",
+            "--out",
+        ])
         .arg(&out)
         .arg("--data-dir")
         .arg(fixtures())
@@ -152,15 +166,35 @@ fn tpr_at(attack: &serde_json::Value, i: usize) -> f64 {
     attack["tpr_at_fpr"][i]["tpr"]["estimate"].as_f64().unwrap()
 }
 
+/// An MLP fitted to 100% training accuracy on 500 members: its margins are large on every
+/// member, but also on every easy non-member, which a single threshold cannot tell apart.
+const OVERFIT_TARGET: &str = r#"
+members = 500
+public = 2000
+bootstrap = 50
+[target]
+dataset = "fashion-mnist"
+model = "mlp"
+activation = "relu"
+mlp_hidden = [256]
+epochs = 60
+batch_size = 64
+optimizer = "adam"
+lr = 0.001
+[quantile]
+epochs = 60
+"#;
+
 #[test]
 fn on_an_overfit_target_the_quantile_attack_beats_the_global_threshold() {
-    let m = run_mia(&[
-        "--members", "1000", "--public", "1000", "--model", "mlp", "--epochs", "40",
-        "--bootstrap", "50",
-    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("overfit.toml");
+    std::fs::write(&config, OVERFIT_TARGET).unwrap();
+    let m = run_mia(&["--config", config.to_str().unwrap()]);
     let target = &m["target"];
-    let gap = target["train_accuracy"].as_f64().unwrap() - target["test_accuracy"].as_f64().unwrap();
-    assert!(gap > 0.1, "the target should overfit: {target}");
+    let gap =
+        target["train_accuracy"].as_f64().unwrap() - target["test_accuracy"].as_f64().unwrap();
+    assert!(gap > 0.15, "the target should overfit: {target}");
     let quantile = &m["attack"];
     assert_eq!(quantile["name"], "quantile");
     let threshold = m["baselines"]
@@ -169,27 +203,64 @@ fn on_an_overfit_target_the_quantile_attack_beats_the_global_threshold() {
         .iter()
         .find(|b| b["name"] == "threshold")
         .unwrap();
+    // Over seeds 0-3 the ratio at 1% FPR was 1.6-8.6 (500 non-members: 5 false positives).
     let (q, t) = (tpr_at(quantile, 1), tpr_at(threshold, 1));
-    assert!(q > t + 0.03, "TPR@1% FPR: quantile {q}, threshold {t}");
+    assert!(
+        q >= 1.5 * t && q > t + 0.01,
+        "TPR@1% FPR: quantile {q}, threshold {t}"
+    );
+    let auc = |a: &serde_json::Value| a["auc"]["estimate"].as_f64().unwrap();
+    assert!(
+        auc(quantile) > auc(threshold) + 0.02,
+        "AUC {} vs {}",
+        auc(quantile),
+        auc(threshold)
+    );
     assert!(m["dp_ceiling"].is_null() && m["privacy"].is_null());
     assert_eq!(m["errors"].as_array().unwrap().len(), 0);
+    // The attacker's thresholds keep their promise on the non-members, up to sampling error.
+    let at_10 = quantile["alpha_grid"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| (p["alpha"].as_f64().unwrap() - 0.1).abs() < 1e-9)
+        .unwrap();
+    let fpr = at_10["fpr"].as_f64().unwrap();
+    assert!((0.05..0.17).contains(&fpr), "α = 0.1 gave FPR {fpr}");
 }
 
 #[test]
 fn on_a_dp_target_every_measured_figure_is_below_its_ceiling() {
     let m = run_mia(&[
-        "--members", "1000", "--public", "1000", "--model", "mlp", "--epochs", "5",
-        "--epsilon", "1", "--bootstrap", "50",
+        "--members",
+        "1000",
+        "--public",
+        "1000",
+        "--model",
+        "mlp",
+        "--epochs",
+        "5",
+        "--epsilon",
+        "1",
+        "--bootstrap",
+        "50",
     ]);
     let ceiling = &m["dp_ceiling"];
     assert_eq!(ceiling["respected"], true, "{ceiling}");
     let max_adv = ceiling["max_advantage"].as_f64().unwrap();
     let max_tpr_1 = ceiling["max_tpr_at_fpr"][1][1].as_f64().unwrap();
-    assert!(max_adv > 0.0 && max_adv < 1.0 && max_tpr_1 < 0.1, "{ceiling}");
+    assert!(
+        max_adv > 0.0 && max_adv < 1.0 && max_tpr_1 < 0.1,
+        "{ceiling}"
+    );
     for a in std::iter::once(&m["attack"]).chain(m["baselines"].as_array().unwrap()) {
         let adv = a["max_advantage"]["estimate"].as_f64().unwrap();
         assert!(adv <= max_adv, "{}: advantage {adv} > {max_adv}", a["name"]);
-        assert!(tpr_at(a, 1) <= max_tpr_1, "{}: TPR@1% above {max_tpr_1}", a["name"]);
+        assert!(
+            tpr_at(a, 1) <= max_tpr_1,
+            "{}: TPR@1% above {max_tpr_1}",
+            a["name"]
+        );
     }
     assert!((m["privacy"]["epsilon"].as_f64().unwrap() - 1.0).abs() < 0.01);
 }
@@ -205,7 +276,10 @@ fn bad_mia_input_exits_2_without_output() {
         (&["--alpha", "0.01,1.5"][..], "(0, 1]"),
         (&["--alpha", "-0.1"][..], "alphas"),
         (&["--public", "10"][..], "public"),
-        (&["--members", "2000", "--public", "1000"][..], "training split has only"),
+        (
+            &["--members", "2000", "--public", "1000"][..],
+            "training split has only",
+        ),
         (&["--attack", "lira", "--shadows", "0"][..], "shadow"),
         (&["--epsilon", "0"][..], "epsilon"),
     ] {

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::train::{DpReport, TrainConfig, limit, resolve_privacy};
 use super::{ResultHeader, RunContext};
-use crate::attacks::membership::quantile::{QuantileConfig, QuantileRegressor};
+use crate::attacks::membership::quantile::{FitSummary, QuantileConfig, QuantileRegressor};
 use crate::attacks::membership::{
     MembershipScores, QueryAccess, lira, logit_confidence, margin, negative_loss, threshold,
 };
@@ -163,9 +163,7 @@ impl MiaConfig {
             return Err(ConfigError::invalid(
                 "public",
                 self.public,
-                format!(
-                    "the attacker needs at least {MIN_PUBLIC} public records to fit its model"
-                ),
+                format!("the attacker needs at least {MIN_PUBLIC} public records to fit its model"),
             ));
         }
         if self.target.train_limit.is_some() {
@@ -298,6 +296,8 @@ pub struct MiaReport {
     pub attack: AttackMetrics,
     /// The other attacks, on the same candidates.
     pub baselines: Vec<AttackMetrics>,
+    /// How the attacker's quantile regressor was fitted.
+    pub quantile_fit: FitSummary,
     /// Ceilings from the target's privacy curve (`null`: non-private target).
     pub dp_ceiling: Option<CeilingReport>,
     /// Problems that mean the numbers cannot be trusted (empty when all is well).
@@ -604,6 +604,7 @@ pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
         },
         attack,
         baselines,
+        quantile_fit: regressor.summary().clone(),
         dp_ceiling,
         errors,
         plot: "roc.png".into(),
@@ -628,7 +629,10 @@ pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
         })
         .collect();
     let title = match &report.privacy {
-        None => format!("membership inference, non-private target ({})", report.header.dataset),
+        None => format!(
+            "membership inference, non-private target ({})",
+            report.header.dataset
+        ),
         Some(p) => format!(
             "membership inference, DP-SGD target ε = {:.2} ({})",
             p.spent.epsilon, report.header.dataset

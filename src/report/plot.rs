@@ -53,8 +53,7 @@ pub fn roc_png(
         path: path.to_path_buf(),
         source: e,
     };
-    draw(&tmp, title, curves, ceiling, lo)
-        .map_err(|e| io(std::io::Error::other(e.to_string())))?;
+    draw(&tmp, title, curves, ceiling, lo).map_err(|e| io(std::io::Error::other(e.to_string())))?;
     std::fs::rename(&tmp, path).map_err(io)
 }
 
@@ -83,7 +82,10 @@ fn draw(
         .draw()?;
     let clamp = |&(x, y): &(f64, f64)| (x.max(lo), y.max(lo));
     chart
-        .draw_series(LineSeries::new([(lo, lo), (1.0, 1.0)], RGBColor(150, 150, 150).stroke_width(1)))?
+        .draw_series(LineSeries::new(
+            [(lo, lo), (1.0, 1.0)],
+            RGBColor(150, 150, 150).stroke_width(1),
+        ))?
         .label("chance")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], RGBColor(150, 150, 150)));
     if let Some(c) = ceiling {

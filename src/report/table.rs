@@ -101,9 +101,86 @@ fn num(v: &Value, digits: usize) -> String {
     v.as_f64().map_or("–".into(), |x| format!("{x:.digits$}"))
 }
 
-/// The Markdown table of the training runs (non-private and DP-SGD); other experiments'
-/// results are skipped.
+/// The Markdown tables of the results: training runs (non-private and DP-SGD), then, when
+/// there are any, membership-inference runs; other experiments' results are skipped.
 pub fn markdown(runs: &[Run]) -> String {
+    let mut out = train_table(runs);
+    if runs.iter().any(|r| r.metrics["experiment"] == "mia") {
+        out.push('\n');
+        out.push_str(&mia_table(runs));
+    }
+    out
+}
+
+/// A TPR with its interval, in percent: `12.34% [10.1, 14.2]`.
+fn pct_interval(v: &Value) -> String {
+    match (
+        v["estimate"].as_f64(),
+        v["low"].as_f64(),
+        v["high"].as_f64(),
+    ) {
+        (Some(e), Some(l), Some(h)) => {
+            format!("{:.2}% [{:.2}, {:.2}]", 100.0 * e, 100.0 * l, 100.0 * h)
+        }
+        _ => "–".into(),
+    }
+}
+
+/// One row per attack of each membership-inference run: the attack next to its baselines, and
+/// the DP ceiling that bounds them all.
+fn mia_table(runs: &[Run]) -> String {
+    let mut out = String::from(
+        "| MIA run | target (test accuracy) | attack | AUC | TPR at 0.1% FPR [95% CI] | TPR at 1% FPR [95% CI] | precision at 1% FPR | max advantage |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    for run in runs.iter().filter(|r| r.metrics["experiment"] == "mia") {
+        let m = &run.metrics;
+        let p = &m["privacy"];
+        let eps = if p.is_null() {
+            "non-private".to_string()
+        } else {
+            format!("ε = {}", num(&p["epsilon"], 2))
+        };
+        let quick = if m["quick"] == Value::Bool(true) {
+            " (quick)"
+        } else {
+            ""
+        };
+        let target = format!("{eps} ({})", pct(&m["target"]["test_accuracy"]));
+        let attacks =
+            std::iter::once(&m["attack"]).chain(m["baselines"].as_array().into_iter().flatten());
+        for (i, a) in attacks.enumerate() {
+            let name = if i == 0 {
+                format!("**{}**", a["name"].as_str().unwrap_or("?"))
+            } else {
+                a["name"].as_str().unwrap_or("?").to_string()
+            };
+            out.push_str(&format!(
+                "| `{}`{quick} | {target} | {name} | {} | {} | {} | {} | {} |\n",
+                run.name,
+                num(&a["auc"]["estimate"], 4),
+                pct_interval(&a["tpr_at_fpr"][0]["tpr"]),
+                pct_interval(&a["tpr_at_fpr"][1]["tpr"]),
+                pct(&a["tpr_at_fpr"][1]["precision_at_50_prior"]),
+                num(&a["max_advantage"]["estimate"], 4),
+            ));
+        }
+        let c = &m["dp_ceiling"];
+        if !c.is_null() {
+            out.push_str(&format!(
+                "| `{}`{quick} | {target} | *DP ceiling (any attack)* | – | ≤ {} | ≤ {} | – | ≤ {} |\n",
+                run.name,
+                pct(&c["max_tpr_at_fpr"][0][1]),
+                pct(&c["max_tpr_at_fpr"][1][1]),
+                num(&c["max_advantage"], 4),
+            ));
+        }
+    }
+    out
+}
+
+/// The table of training runs.
+fn train_table(runs: &[Run]) -> String {
     let mut out = String::from(
         "| run | dataset | model | ε (δ = 1e-5 unless noted) | σ | q | steps | test accuracy | train accuracy |\n\
          |---|---|---|---|---|---|---|---|---|\n",
@@ -207,6 +284,37 @@ mod tests {
         assert!(lines[2].contains("∞ (non-private)") && lines[2].contains("**86.12%**"));
         assert!(lines[3].contains("3.000 (pld)") && lines[3].contains("1.8000"));
         assert!(lines[3].contains("CNN 16/32/32 tanh"), "{}", lines[3]);
+    }
+
+    #[test]
+    fn mia_runs_get_one_row_per_attack_and_one_for_the_dp_ceiling() {
+        let tpr = |e: f64| serde_json::json!({"estimate": e, "low": e / 2.0, "high": e * 2.0});
+        let attack = |name: &str, auc: f64| {
+            serde_json::json!({"name": name, "auc": {"estimate": auc},
+                "max_advantage": {"estimate": 0.1},
+                "tpr_at_fpr": [{"tpr": tpr(0.002)}, {"tpr": tpr(0.02), "precision_at_50_prior": 0.66}]})
+        };
+        let mia = Run {
+            name: "mia-eps3".into(),
+            metrics: serde_json::json!({
+                "experiment": "mia", "quick": false, "target": {"test_accuracy": 0.85},
+                "privacy": {"epsilon": 3.0}, "attack": attack("quantile", 0.52),
+                "baselines": [attack("threshold", 0.51)],
+                "dp_ceiling": {"max_tpr_at_fpr": [[0.001, 0.0078], [0.01, 0.0473]], "max_advantage": 0.24}
+            }),
+        };
+        let table = markdown(&[run("a", Value::Null), mia]);
+        let lines: Vec<&str> = table.lines().collect();
+        // Train table (header, rule, 1 row), blank line, MIA table (header, rule, 3 rows).
+        assert_eq!(lines.len(), 9, "{table}");
+        assert!(lines[6].contains("**quantile**") && lines[6].contains("0.5200"));
+        assert!(lines[6].contains("0.20% [0.10, 0.40]") && lines[6].contains("66.00%"));
+        assert!(lines[7].contains("threshold") && lines[7].contains("ε = 3.00 (85.00%)"));
+        assert!(
+            lines[8].contains("DP ceiling") && lines[8].contains("≤ 4.73%"),
+            "{}",
+            lines[8]
+        );
     }
 
     #[test]

@@ -17,7 +17,12 @@ pub fn offline_scores(target: &[f64], shadows: &[Vec<f64>], alphas: &[f64]) -> M
     // Pooled within-candidate variance; with one shadow, the spread of φ over candidates.
     let pooled = if shadows.len() >= 2 {
         let ss: f64 = (0..target.len())
-            .map(|i| shadows.iter().map(|s| (s[i] - means[i]).powi(2)).sum::<f64>())
+            .map(|i| {
+                shadows
+                    .iter()
+                    .map(|s| (s[i] - means[i]).powi(2))
+                    .sum::<f64>()
+            })
             .sum();
         ss / (target.len() as f64 * (k - 1.0))
     } else {

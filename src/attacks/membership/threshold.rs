@@ -51,7 +51,10 @@ mod tests {
             let next = sorted.iter().rev().find(|&&s| s < t).copied();
             if let Some(lower) = next {
                 let more = public.iter().filter(|&&s| s >= lower).count();
-                assert!(more as f64 > alpha * 1000.0, "α = {alpha}: t could be lower");
+                assert!(
+                    more as f64 > alpha * 1000.0,
+                    "α = {alpha}: t could be lower"
+                );
             }
         }
         assert_eq!(marginal_threshold(&sorted, 1.0), f64::NEG_INFINITY);

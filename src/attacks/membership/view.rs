@@ -24,7 +24,10 @@ impl Logits {
     /// # Panics
     /// When `values` is not a whole number of rows (a programming error).
     pub fn new(values: Vec<f32>, classes: usize) -> Self {
-        assert!(classes >= 2 && values.len() % classes == 0, "logits: ragged rows");
+        assert!(
+            classes >= 2 && values.len() % classes == 0,
+            "logits: ragged rows"
+        );
         Self { values, classes }
     }
 
