@@ -244,7 +244,16 @@ fn on_a_dp_target_every_measured_figure_is_below_its_ceiling() {
         "1",
         "--bootstrap",
         "50",
+        "--shadows",
+        "2",
     ]);
+    let names: Vec<&str> = m["baselines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["threshold", "loss", "lira"]);
     let ceiling = &m["dp_ceiling"];
     assert_eq!(ceiling["respected"], true, "{ceiling}");
     let max_adv = ceiling["max_advantage"].as_f64().unwrap();
