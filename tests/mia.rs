@@ -290,6 +290,7 @@ fn bad_mia_input_exits_2_without_output() {
             "training split has only",
         ),
         (&["--attack", "lira", "--shadows", "0"][..], "shadow"),
+        (&["--head", "pinball", "--alpha", "1"][..], "pinball"),
         (&["--epsilon", "0"][..], "epsilon"),
     ] {
         let args = with(extra);

@@ -17,13 +17,15 @@
 
 use std::time::Instant;
 
+use burn::tensor::Device;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::train::{DpReport, TrainConfig, limit, resolve_privacy};
 use super::{ResultHeader, RunContext};
-use crate::attacks::membership::quantile::{FitSummary, QuantileConfig, QuantileRegressor};
+use crate::attacks::membership::quantile::{FitSummary, Head, QuantileConfig, QuantileRegressor};
 use crate::attacks::membership::{
     MembershipScores, QueryAccess, lira, logit_confidence, margin, negative_loss, threshold,
 };
@@ -124,19 +126,19 @@ impl MiaConfig {
     /// Applies `--quick`, fills in the α grid and the shadow count, and reads `epsilon = inf`
     /// as "no DP".
     pub fn resolve(mut self) -> Self {
-        if self.target.quick {
-            self.members = self.members.min(QUICK_MEMBERS);
-            self.public = self.public.min(QUICK_PUBLIC);
-            self.bootstrap = self.bootstrap.min(QUICK_BOOTSTRAP);
-            self.quantile.epochs = self.quantile.epochs.min(QUICK_EPOCHS);
-            self.shadows = self.shadows.map(|k| k.min(QUICK_SHADOWS));
-        }
         if self.shadows.is_none() {
             self.shadows = Some(if self.attack == AttackKind::Lira {
                 DEFAULT_LIRA_SHADOWS
             } else {
                 0
             });
+        }
+        if self.target.quick {
+            self.members = self.members.min(QUICK_MEMBERS);
+            self.public = self.public.min(QUICK_PUBLIC);
+            self.bootstrap = self.bootstrap.min(QUICK_BOOTSTRAP);
+            self.quantile.epochs = self.quantile.epochs.min(QUICK_EPOCHS);
+            self.shadows = self.shadows.map(|k| k.min(QUICK_SHADOWS));
         }
         if self.alphas.is_none() {
             self.alphas = Some(alpha_grid(17));
@@ -185,6 +187,18 @@ impl MiaConfig {
                     "each α is a false-positive rate in (0, 1]",
                 ));
             }
+        }
+        if self.quantile.head == Head::Pinball
+            && self
+                .alphas
+                .as_ref()
+                .is_some_and(|a| a.iter().all(|&a| a >= 1.0))
+        {
+            return Err(ConfigError::invalid(
+                "alphas",
+                "[1]",
+                "the pinball head needs an α below 1 (the quantile at α = 1 is −∞)",
+            ));
         }
         if self.attack == AttackKind::Lira && self.shadows == Some(0) {
             return Err(ConfigError::invalid(
@@ -316,13 +330,17 @@ struct Split {
 }
 
 fn split(train: &Dataset, config: &MiaConfig, rng: &mut StdRng) -> Result<Split> {
-    let needed = 2 * config.members + config.public;
-    if needed > train.len() {
+    let needed = config
+        .members
+        .checked_mul(2)
+        .and_then(|m| m.checked_add(config.public));
+    if needed.is_none_or(|n| n > train.len()) {
         return Err(ConfigError::invalid(
             "members",
             config.members,
             format!(
-                "2 × members + public = {needed} records, but the training split has only {}",
+                "2 × members + public = {} records, but the training split has only {}",
+                needed.map_or("more than usize::MAX".into(), |n| n.to_string()),
                 train.len()
             ),
         )
@@ -367,46 +385,56 @@ fn train_like_target(
     config: &TrainConfig,
     data: &Dataset,
     test: &Dataset,
-    ctx: &mut RunContext,
+    device: &Device,
+    rng: &mut StdRng,
     progress: &Progress,
 ) -> Result<(train::Trained, Option<DpReport>)> {
     let opts = config.train_options();
     opts.validate(data.len())?;
     let privacy = resolve_privacy(config, data.len())?;
     let model_config = config.model_config(data.rows(), data.classes());
-    let ad_device = ctx.device.clone().autodiff();
-    let model = Classifier::new(&model_config, &ad_device, &mut ctx.rng);
+    let ad_device = device.clone().autodiff();
+    let model = Classifier::new(&model_config, &ad_device, rng);
     let trained = train::train(
         model,
         data,
         test,
         &opts,
         privacy.as_ref().map(|(dp, _)| dp),
-        &ctx.device,
-        &mut ctx.rng,
+        device,
+        rng,
         progress,
     );
     Ok((trained, privacy.map(|(_, r)| r)))
 }
 
-/// Offline LiRA: `k` shadows on random halves of the public set, queried on the candidates.
+/// Records each LiRA shadow trains on: as many as the target, when the public set holds twice
+/// that (Carlini et al. train shadows on random halves); otherwise half the public set, a
+/// smaller training set than the target's, which lowers the shadows' confidence a little.
+fn shadow_size(config: &MiaConfig) -> usize {
+    config.members.min(config.public / 2)
+}
+
+/// Offline LiRA: `k` shadows on random subsets of the public set, queried on the candidates.
+#[allow(clippy::too_many_arguments)]
 fn lira_scores(
     config: &MiaConfig,
     public: &Dataset,
     candidates: &Dataset,
     target_view: &QueryAccess,
     test: &Dataset,
-    ctx: &mut RunContext,
+    device: &Device,
+    rng: &mut StdRng,
+    progress: &Progress,
 ) -> Result<MembershipScores> {
     let k = config.shadows.unwrap_or(0);
     let mut shadows = Vec::with_capacity(k);
     for _ in 0..k {
         let mut order: Vec<usize> = (0..public.len()).collect();
-        order.shuffle(&mut ctx.rng);
-        let half = public.subset(&order[..public.len() / 2]);
-        let progress = ctx.options.progress;
-        let (shadow, _) = train_like_target(&config.target, &half, test, ctx, &progress)?;
-        let view = QueryAccess::new(&shadow.model, &ctx.device);
+        order.shuffle(rng);
+        let subset = public.subset(&order[..shadow_size(config)]);
+        let (shadow, _) = train_like_target(&config.target, &subset, test, device, rng, progress)?;
+        let view = QueryAccess::new(&shadow.model, device);
         shadows.push(logit_confidence(&view.logits(candidates), candidates));
     }
     let target = logit_confidence(&target_view.logits(candidates), candidates);
@@ -421,15 +449,28 @@ fn ceiling_curve_fprs(min_fpr: f64) -> Vec<f64> {
         .collect()
 }
 
-/// Compares every attack's low-FPR TPRs and advantage with the ceilings.
+/// A high-probability upper bound on the true FPR of a threshold picked, after looking at
+/// the non-members' scores, to have empirical FPR ≤ `fpr` on `n` of them: about 3.3 binomial
+/// standard deviations (one-sided 99.95%), plus one record for the selection.
+fn fpr_upper_bound(fpr: f64, n: usize) -> f64 {
+    let n = n as f64;
+    (fpr + 3.3 * (fpr * (1.0 - fpr) / n).sqrt() + 1.0 / n).min(0.999)
+}
+
+/// Compares every attack's low-FPR TPRs and advantage with the ceilings. A TPR point
+/// estimate above the ceiling at its FPR is listed; it is `significant` (a bug, not chance)
+/// when even its interval's lower end is above the ceiling at the FPR's upper bound, since the
+/// threshold behind "TPR at FPR ≤ f" was chosen on the very scores it is measured on.
 fn check_ceiling(
     attacks: &[&AttackMetrics],
     max_tpr_at_fpr: &[(f64, f64)],
+    max_tpr_at_fpr_bound: &[(f64, f64)],
     max_advantage: f64,
 ) -> Vec<Violation> {
     let mut above = Vec::new();
     for a in attacks {
-        for (point, &(_, ceiling)) in a.tpr_at_fpr.iter().zip(max_tpr_at_fpr) {
+        let ceilings = max_tpr_at_fpr.iter().zip(max_tpr_at_fpr_bound);
+        for (point, (&(_, ceiling), &(_, loose))) in a.tpr_at_fpr.iter().zip(ceilings) {
             if point.tpr.estimate > ceiling {
                 above.push(Violation {
                     attack: a.name.clone(),
@@ -437,7 +478,7 @@ fn check_ceiling(
                     measured: point.tpr.estimate,
                     interval_low: point.tpr.low,
                     ceiling,
-                    significant: point.tpr.low > ceiling,
+                    significant: point.tpr.low > loose,
                 });
             }
         }
@@ -464,13 +505,40 @@ pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
     config.validate()?;
     let splits = ctx.load_dataset(config.target.dataset)?;
     let test = limit(&splits.test, config.target.test_limit);
-    let split = split(&splits.train, &config, &mut ctx.rng)?;
+    // One random stream per stage, drawn in a fixed order from the seed, so that changing one
+    // stage (the number of shadows, say) leaves the others' random choices as they were.
+    let mut stream = || StdRng::seed_from_u64(ctx.rng.random::<u64>());
+    let (mut split_rng, mut target_rng, mut attack_rng, mut shadow_rng, mut measure_rng) =
+        (stream(), stream(), stream(), stream(), stream());
+    let split = split(&splits.train, &config, &mut split_rng)?;
+    let opts = config.target.train_options();
+    opts.validate(split.members.len())?;
+    if config.shadows.unwrap_or(0) > 0 {
+        // Checked now, not after the target has trained for an hour.
+        opts.validate(shadow_size(&config)).map_err(|e| {
+            ConfigError::invalid(
+                "shadows",
+                config.shadows.unwrap_or(0),
+                format!(
+                    "each LiRA shadow trains on {} public records: {e}",
+                    shadow_size(&config)
+                ),
+            )
+        })?;
+    }
     let progress = ctx.options.progress;
+    let device = ctx.device.clone();
 
     // The target trains on the members only.
     let t0 = Instant::now();
-    let (target, privacy) =
-        train_like_target(&config.target, &split.members, &test, ctx, &progress)?;
+    let (target, privacy) = train_like_target(
+        &config.target,
+        &split.members,
+        &test,
+        &device,
+        &mut target_rng,
+        &progress,
+    )?;
     let target_seconds = t0.elapsed().as_secs_f64();
     let on_members = evaluate(&target.model, &split.members, &ctx.device);
     let on_non_members = evaluate(&target.model, &split.non_members, &ctx.device);
@@ -481,7 +549,7 @@ pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
 
     // From here on the attacker acts, through query access only.
     let view = QueryAccess::new(&target.model, &ctx.device);
-    let (candidates, is_member) = candidates(&split, &mut ctx.rng);
+    let (candidates, is_member) = candidates(&split, &mut attack_rng);
     let public_logits = view.logits(&split.public);
     let candidate_logits = view.logits(&candidates);
     let public_margin = margin(&public_logits, &split.public);
@@ -494,8 +562,8 @@ pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
         &split.public,
         &public_margin,
         alphas,
-        &ctx.device,
-        &mut ctx.rng,
+        &device,
+        &mut attack_rng,
         &progress,
     );
     let quantile_fit_seconds = t0.elapsed().as_secs_f64();
@@ -519,7 +587,16 @@ pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
     ];
     let t0 = Instant::now();
     if config.shadows.unwrap_or(0) > 0 {
-        let lira = lira_scores(&config, &split.public, &candidates, &view, &test, ctx)?;
+        let lira = lira_scores(
+            &config,
+            &split.public,
+            &candidates,
+            &view,
+            &test,
+            &device,
+            &mut shadow_rng,
+            &progress,
+        )?;
         scored.push((AttackKind::Lira, lira));
     }
     let shadow_seconds = t0.elapsed().as_secs_f64();
@@ -533,7 +610,7 @@ pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
             scores,
             &is_member,
             config.bootstrap,
-            &mut ctx.rng,
+            &mut measure_rng,
         )?;
         if *kind == config.attack {
             attack = Some(m);
@@ -554,13 +631,16 @@ pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
                 p.spent.noise_multiplier,
                 p.spent.steps,
             )?;
+            let n = LOW_FPRS.len();
             let mut fprs = LOW_FPRS.to_vec();
+            fprs.extend(LOW_FPRS.map(|f| fpr_upper_bound(f, split.non_members.len())));
             fprs.extend(ceiling_curve_fprs(min_fpr.min(1e-3)));
             let c = attack_ceiling(&mech, &fprs)?;
-            let (low, curve) = c.max_tpr_at_fpr.split_at(LOW_FPRS.len());
+            let (low, rest) = c.max_tpr_at_fpr.split_at(n);
+            let (at_bound, curve) = rest.split_at(n);
             ceiling_curve = Some(curve.to_vec());
             let all: Vec<&AttackMetrics> = std::iter::once(&attack).chain(&baselines).collect();
-            let above = check_ceiling(&all, low, c.max_advantage);
+            let above = check_ceiling(&all, low, at_bound, c.max_advantage);
             for v in above.iter().filter(|v| v.significant) {
                 errors.push(format!(
                     "{} {} = {:.4} (95% interval from {:.4}) is above the DP ceiling {:.4}: \
@@ -638,14 +718,22 @@ pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
             p.spent.epsilon, report.header.dataset
         ),
     };
+    // The plot is drawn under a temporary name and renamed once metrics.json is written, so
+    // the folder never holds one without the other.
+    let plot_tmp = ctx.out_path(".roc.tmp.png");
     roc_png(
-        &ctx.out_path("roc.png"),
+        &plot_tmp,
         &title,
         &curves,
         ceiling_curve.as_deref(),
         min_fpr,
     )?;
-    write_json_atomic(&ctx.out_path("metrics.json"), &report)?;
+    if let Err(e) = write_json_atomic(&ctx.out_path("metrics.json"), &report) {
+        let _ = std::fs::remove_file(&plot_tmp);
+        return Err(e.into());
+    }
+    let plot = ctx.out_path("roc.png");
+    std::fs::rename(&plot_tmp, &plot).map_err(|source| ReportError::Io { path: plot, source })?;
     if !report.errors.is_empty() {
         return Err(Error::AboveCeiling(report.errors.join("\n")));
     }

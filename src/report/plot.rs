@@ -38,7 +38,8 @@ fn register_font() {
     });
 }
 
-/// Draws `curves` (and, dashed in black, the DP ceiling when given) to `path`, atomically.
+/// Draws `curves` (and, dashed in black, the DP ceiling when given) to `path`, a `.png`. On
+/// failure no file is left behind.
 pub fn roc_png(
     path: &Path,
     title: &str,
@@ -48,13 +49,13 @@ pub fn roc_png(
 ) -> Result<(), ReportError> {
     register_font();
     let lo = min_fpr.clamp(1e-6, 0.1);
-    let tmp = path.with_extension("tmp.png");
-    let io = |e: std::io::Error| ReportError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    };
-    draw(&tmp, title, curves, ceiling, lo).map_err(|e| io(std::io::Error::other(e.to_string())))?;
-    std::fs::rename(&tmp, path).map_err(io)
+    draw(path, title, curves, ceiling, lo).map_err(|e| {
+        let _ = std::fs::remove_file(path);
+        ReportError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        }
+    })
 }
 
 fn draw(

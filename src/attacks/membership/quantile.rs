@@ -268,7 +268,9 @@ impl QuantileRegressor {
                 total += f64::from(l) * batch.len() as f64;
             }
             let held_out_loss = total / held_out.len() as f64;
-            if best.as_ref().is_none_or(|(b, _, _)| held_out_loss < *b) {
+            // A diverged epoch (NaN loss) never replaces a finite one.
+            let better = |b: f64| held_out_loss < b || (b.is_nan() && !held_out_loss.is_nan());
+            if best.as_ref().is_none_or(|(b, _, _)| better(*b)) {
                 best = Some((held_out_loss, epoch, candidate));
             }
         }

@@ -30,12 +30,29 @@ fn log_sum_exp(z: impl Iterator<Item = f64> + Clone) -> f64 {
 
 /// Minus the cross-entropy loss, `log p_y`, of each record (Yeom et al. 2018: members have
 /// lower loss). Negated so that, like every score here, higher means "member".
+///
+/// Computed as `−ln(1 + Σ_{y'≠y} e^(z_{y'} − z_y))` with `ln_1p`, so that confidently
+/// classified records keep distinct scores: `z_y − log Σ exp(z)` rounds to exactly 0 once the
+/// margin passes about 37, and an overfit model puts many members *and* non-members there,
+/// which would make one huge tie at the top of the ranking.
 pub fn negative_loss(logits: &Logits, records: &Dataset) -> Vec<f64> {
     (0..logits.len())
         .map(|i| {
             let z = logits.row(i);
-            let all = log_sum_exp(z.iter().map(|&v| f64::from(v)));
-            f64::from(z[records.label(i)]) - all
+            let y = records.label(i);
+            let zy = f64::from(z[y]);
+            let gaps = z
+                .iter()
+                .enumerate()
+                .filter(|&(c, _)| c != y)
+                .map(|(_, &v)| f64::from(v) - zy);
+            let worst = gaps.clone().fold(f64::NEG_INFINITY, f64::max);
+            if worst > 0.0 {
+                // Misclassified: no precision to win, and e^gap could overflow.
+                zy - log_sum_exp(z.iter().map(|&v| f64::from(v)))
+            } else {
+                -gaps.map(f64::exp).sum::<f64>().ln_1p()
+            }
         })
         .collect()
 }
@@ -83,6 +100,18 @@ mod tests {
         assert!((nl - p.ln()).abs() < 1e-12, "{nl} vs {}", p.ln());
         let lc = logit_confidence(&logits, &record)[0];
         assert!((lc - (p / (1.0 - p)).ln()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_loss_score_keeps_confident_records_apart() {
+        // Margins 40 and 50: p_y rounds to 1 for both, yet their losses differ (e^-40 vs e^-50).
+        let a = negative_loss(&Logits::new(vec![40.0, 0.0], 2), &one_record(0, 2))[0];
+        let b = negative_loss(&Logits::new(vec![50.0, 0.0], 2), &one_record(0, 2))[0];
+        assert!(a < b && b < 0.0, "{a} {b}");
+        assert!((a / -(-40f64).exp() - 1.0).abs() < 1e-12);
+        // A misclassified record: the plain formula, −ln(1 + e^5).
+        let c = negative_loss(&Logits::new(vec![0.0, 5.0], 2), &one_record(0, 2))[0];
+        assert!((c + (5f64.exp()).ln_1p()).abs() < 1e-12, "{c}");
     }
 
     #[test]
