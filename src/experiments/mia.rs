@@ -739,3 +739,84 @@ pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
     }
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Interval;
+    use crate::metrics::membership::LowFprPoint;
+
+    fn metrics(tpr_1: Interval, advantage: Interval) -> AttackMetrics {
+        let point = |max_fpr, tpr| LowFprPoint {
+            max_fpr,
+            tpr,
+            fpr: max_fpr,
+            precision_at_50_prior: None,
+            precision_flagged: None,
+            flagged: 0,
+        };
+        let tiny = Interval {
+            estimate: 0.0,
+            low: 0.0,
+            high: 0.0,
+            level: 0.95,
+        };
+        AttackMetrics {
+            name: "a".into(),
+            auc: tiny,
+            tpr_at_fpr: vec![point(0.001, tiny), point(0.01, tpr_1)],
+            max_advantage: advantage,
+            alpha_grid: Vec::new(),
+            roc: Vec::new(),
+        }
+    }
+
+    fn interval(estimate: f64, low: f64) -> Interval {
+        Interval {
+            estimate,
+            low,
+            high: estimate + 0.01,
+            level: 0.95,
+        }
+    }
+
+    #[test]
+    fn only_a_figure_whose_whole_interval_clears_the_loose_ceiling_is_significant() {
+        let ceil = [(0.001, 0.005), (0.01, 0.03)];
+        let loose = [(0.0015, 0.006), (0.012, 0.035)];
+        // Above the ceiling, but its interval reaches below the loose ceiling: chance.
+        let a = metrics(interval(0.033, 0.025), interval(0.1, 0.05));
+        let above = check_ceiling(&[&a], &ceil, &loose, 0.2);
+        assert_eq!(above.len(), 1);
+        assert!(!above[0].significant && above[0].metric == "tpr_at_fpr_0.01");
+        // Its whole interval above the loose ceiling, and the advantage above δ(0): a bug.
+        let b = metrics(interval(0.05, 0.04), interval(0.3, 0.25));
+        let above = check_ceiling(&[&b], &ceil, &loose, 0.2);
+        assert_eq!(above.len(), 2);
+        assert!(above.iter().all(|v| v.significant));
+        // Below everything: nothing listed.
+        let c = metrics(interval(0.01, 0.005), interval(0.05, 0.02));
+        assert!(check_ceiling(&[&c], &ceil, &loose, 0.2).is_empty());
+    }
+
+    #[test]
+    fn the_fpr_bound_exceeds_the_target_by_a_few_standard_errors() {
+        let b = fpr_upper_bound(0.01, 20_000);
+        let se = (0.01f64 * 0.99 / 20_000.0).sqrt();
+        assert!(b > 0.01 + 3.0 * se && b < 0.01 + 4.0 * se, "{b}");
+        assert_eq!(fpr_upper_bound(0.9, 10), 0.999);
+    }
+
+    #[test]
+    fn quick_caps_the_default_lira_shadows_too() {
+        let mut config = MiaConfig {
+            attack: AttackKind::Lira,
+            ..MiaConfig::default()
+        };
+        config.target.quick = true;
+        let resolved = config.resolve();
+        assert_eq!(resolved.shadows, Some(QUICK_SHADOWS));
+        assert_eq!(resolved.members, QUICK_MEMBERS);
+        assert!(resolved.validate().is_ok());
+    }
+}
