@@ -298,3 +298,15 @@ fn bad_mia_input_exits_2_without_output() {
         rejects_run("mia", &args, expect);
     }
 }
+
+#[test]
+fn the_same_seed_gives_the_same_results() {
+    let run = || {
+        let mut m = run_mia(&["--quick", "--shadows", "1", "--bootstrap", "20"]);
+        m.as_object_mut().unwrap().remove("timing");
+        m
+    };
+    let (a, b) = (run(), run());
+    assert_eq!(a, b);
+    assert_eq!(a["config"]["shadows"], 1);
+}
