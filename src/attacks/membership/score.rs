@@ -4,28 +4,40 @@
 use super::Logits;
 use crate::data::Dataset;
 
-/// The logit margin `z_y − max_{y'≠y} z_{y'}` of each record (Bertran et al. 2023). It is
-/// invariant to the softmax's shift and does not saturate the way the probability p_y does.
-pub fn margin(logits: &Logits, records: &Dataset) -> Vec<f64> {
+/// `score(row, y)` of each record: its logits, as f64, and its label.
+fn per_record(
+    logits: &Logits,
+    records: &Dataset,
+    score: impl Fn(&[f64], usize) -> f64,
+) -> Vec<f64> {
     (0..logits.len())
         .map(|i| {
-            let z = logits.row(i);
-            let y = records.label(i);
-            let others = z
-                .iter()
-                .enumerate()
-                .filter(|&(c, _)| c != y)
-                .map(|(_, &v)| v)
-                .fold(f32::NEG_INFINITY, f32::max);
-            f64::from(z[y]) - f64::from(others)
+            let row: Vec<f64> = logits.row(i).iter().map(|&v| f64::from(v)).collect();
+            score(&row, records.label(i))
         })
         .collect()
 }
 
-/// `log Σ exp(z)` of one row, shifted by its maximum so it never overflows.
-fn log_sum_exp(z: impl Iterator<Item = f64> + Clone) -> f64 {
-    let max = z.clone().fold(f64::NEG_INFINITY, f64::max);
-    max + z.map(|v| (v - max).exp()).sum::<f64>().ln()
+/// The logits of the classes other than the label `y`.
+fn others(row: &[f64], y: usize) -> impl Iterator<Item = f64> + Clone + '_ {
+    row.iter()
+        .enumerate()
+        .filter(move |&(c, _)| c != y)
+        .map(|(_, &v)| v)
+}
+
+/// The logit margin `z_y − max_{y'≠y} z_{y'}` of each record (Bertran et al. 2023). It is
+/// invariant to the softmax's shift and does not saturate the way the probability p_y does.
+pub fn margin(logits: &Logits, records: &Dataset) -> Vec<f64> {
+    per_record(logits, records, |row, y| {
+        row[y] - others(row, y).fold(f64::NEG_INFINITY, f64::max)
+    })
+}
+
+/// `log Σ exp(v)`, shifted by the maximum so it never overflows.
+fn log_sum_exp(v: impl Iterator<Item = f64> + Clone) -> f64 {
+    let max = v.clone().fold(f64::NEG_INFINITY, f64::max);
+    max + v.map(|x| (x - max).exp()).sum::<f64>().ln()
 }
 
 /// Minus the cross-entropy loss, `log p_y`, of each record (Yeom et al. 2018: members have
@@ -36,42 +48,23 @@ fn log_sum_exp(z: impl Iterator<Item = f64> + Clone) -> f64 {
 /// margin passes about 37, and an overfit model puts many members *and* non-members there,
 /// which would make one huge tie at the top of the ranking.
 pub fn negative_loss(logits: &Logits, records: &Dataset) -> Vec<f64> {
-    (0..logits.len())
-        .map(|i| {
-            let z = logits.row(i);
-            let y = records.label(i);
-            let zy = f64::from(z[y]);
-            let gaps = z
-                .iter()
-                .enumerate()
-                .filter(|&(c, _)| c != y)
-                .map(|(_, &v)| f64::from(v) - zy);
-            let worst = gaps.clone().fold(f64::NEG_INFINITY, f64::max);
-            if worst > 0.0 {
-                // Misclassified: no precision to win, and e^gap could overflow.
-                zy - log_sum_exp(z.iter().map(|&v| f64::from(v)))
-            } else {
-                -gaps.map(f64::exp).sum::<f64>().ln_1p()
-            }
-        })
-        .collect()
+    per_record(logits, records, |row, y| {
+        let zy = row[y];
+        if others(row, y).any(|v| v > zy) {
+            // Misclassified: no precision to win, and e^(z_{y'} − z_y) could overflow.
+            zy - log_sum_exp(row.iter().copied())
+        } else {
+            -others(row, y).map(|v| (v - zy).exp()).sum::<f64>().ln_1p()
+        }
+    })
 }
 
 /// The logit-scaled confidence `log p_y − log(1 − p_y)` of each record (Carlini et al. 2022),
 /// computed as `z_y − log Σ_{y'≠y} exp(z_{y'})` so that it stays exact when p_y rounds to 1.
 pub fn logit_confidence(logits: &Logits, records: &Dataset) -> Vec<f64> {
-    (0..logits.len())
-        .map(|i| {
-            let z = logits.row(i);
-            let y = records.label(i);
-            let others = z
-                .iter()
-                .enumerate()
-                .filter(|&(c, _)| c != y)
-                .map(|(_, &v)| f64::from(v));
-            f64::from(z[y]) - log_sum_exp(others)
-        })
-        .collect()
+    per_record(logits, records, |row, y| {
+        row[y] - log_sum_exp(others(row, y))
+    })
 }
 
 #[cfg(test)]
