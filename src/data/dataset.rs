@@ -115,6 +115,29 @@ impl Dataset {
         }
     }
 
+    /// The examples of `self` followed by those of `other`.
+    ///
+    /// # Panics
+    /// When the two differ in image size or class count (a programming error: both come from
+    /// one dataset).
+    pub fn concat(&self, other: &Dataset) -> Dataset {
+        assert!(
+            (self.rows, self.cols, self.classes) == (other.rows, other.cols, other.classes),
+            "concat: datasets of different shapes"
+        );
+        let mut images = self.images.clone();
+        images.extend_from_slice(&other.images);
+        let mut labels = self.labels.clone();
+        labels.extend_from_slice(&other.labels);
+        Dataset {
+            images,
+            labels,
+            rows: self.rows,
+            cols: self.cols,
+            classes: self.classes,
+        }
+    }
+
     /// The first `n` examples (all of them when `n` is larger).
     pub fn take(&self, n: usize) -> Dataset {
         let idx: Vec<usize> = (0..n.min(self.len())).collect();
@@ -140,6 +163,16 @@ mod tests {
     fn labels_outside_the_class_range_are_rejected() {
         let err = Dataset::new(vec![0; 8], vec![0, 3], 2, 2, 3).unwrap_err();
         assert!(err.to_string().contains("label 3"), "{err}");
+    }
+
+    #[test]
+    fn concat_keeps_each_image_with_its_label_in_order() {
+        let a = Dataset::new(vec![1, 1, 2, 2], vec![0, 1], 1, 2, 3).unwrap();
+        let b = Dataset::new(vec![3, 3], vec![2], 1, 2, 3).unwrap();
+        let both = a.concat(&b);
+        assert_eq!(both.len(), 3);
+        assert_eq!((both.image(2), both.label(2)), (&[3u8, 3][..], 2));
+        assert_eq!((both.image(1), both.label(1)), (&[2u8, 2][..], 1));
     }
 
     #[test]

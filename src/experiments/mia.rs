@@ -37,7 +37,7 @@ use crate::privacy::{SubsampledGaussian, attack_ceiling};
 use crate::progress::Progress;
 use crate::report::plot::{Curve, roc_png};
 use crate::report::{ReportError, write_json_atomic};
-use crate::train::{self, Evaluation, evaluate};
+use crate::train::{self, evaluate};
 use crate::{Error, Result};
 
 /// Fewest public records the attacker may have: its regression model learns from them.
@@ -360,24 +360,11 @@ fn split(train: &Dataset, config: &MiaConfig, rng: &mut StdRng) -> Result<Split>
 /// The members and non-members in one shuffled list (what the attacker is handed), and which
 /// of them were members (what only this experiment knows).
 fn candidates(split: &Split, rng: &mut StdRng) -> (Dataset, Vec<bool>) {
-    let both = concat(&split.members, &split.non_members);
+    let both = split.members.concat(&split.non_members);
     let mut order: Vec<usize> = (0..both.len()).collect();
     order.shuffle(rng);
     let is_member = order.iter().map(|&i| i < split.members.len()).collect();
     (both.subset(&order), is_member)
-}
-
-fn concat(a: &Dataset, b: &Dataset) -> Dataset {
-    let mut images = Vec::with_capacity((a.len() + b.len()) * a.pixels());
-    let mut labels = Vec::with_capacity(a.len() + b.len());
-    for d in [a, b] {
-        for i in 0..d.len() {
-            images.extend_from_slice(d.image(i));
-        }
-        labels.extend_from_slice(d.labels());
-    }
-    Dataset::new(images, labels, a.rows(), a.cols(), a.classes())
-        .expect("two sets of the same shape concatenate")
 }
 
 /// Trains a model the way `config` says on `data` (the target, or one of LiRA's shadows).
@@ -542,10 +529,12 @@ pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
     let target_seconds = t0.elapsed().as_secs_f64();
     let on_members = evaluate(&target.model, &split.members, &ctx.device);
     let on_non_members = evaluate(&target.model, &split.non_members, &ctx.device);
-    let Evaluation {
-        loss: test_loss,
-        accuracy: test_accuracy,
-    } = evaluate(&target.model, &test, &ctx.device);
+    // Training evaluated the final model on the test set already.
+    let last = target
+        .history
+        .last()
+        .expect("epochs >= 1 was validated, so there is a history");
+    let (test_loss, test_accuracy) = (last.test_loss, last.test_accuracy);
 
     // From here on the attacker acts, through query access only.
     let view = QueryAccess::new(&target.model, &ctx.device);
