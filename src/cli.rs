@@ -51,6 +51,7 @@ pub enum Command {
 /// Benchmarks.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    #[command(allow_negative_numbers = true)]
     /// Training-step throughput of the MLP (784-256-10, ReLU) and Papernot's tanh CNN, per backend,
     /// measured as the peer figures were (random 28×28 inputs, SGD lr 0.05, median step time).
     Train {
@@ -79,7 +80,9 @@ pub enum BenchCommand {
     },
 }
 
-/// Experiments.
+/// Experiments. Planned, not yet available: `gradient-inversion` (the server rebuilds a party's
+/// batch from its gradient; defense: secure aggregation) and `global-model-attack` (an imprint
+/// layer leaks samples through the secure aggregate; defense: a DP aggregate).
 #[derive(Debug, Subcommand)]
 pub enum RunCommand {
     /// Train one classifier and report its accuracy.
@@ -125,19 +128,20 @@ pub struct CommonArgs {
     /// Config file (TOML); flags override its values.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Dataset.
+    /// Dataset [default: emnist-letters, the reference results' dataset; fashion-mnist installs
+    /// from Debian where EMNIST cannot be downloaded].
     #[arg(long)]
     pub dataset: Option<DatasetName>,
     /// Folder searched first for datasets.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Seed of every random choice.
+    /// Seed of every random choice [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Output folder for metrics.json and artefacts.
+    /// Output folder for metrics.json and artefacts [default: runs/<experiment>].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Compute backend.
+    /// Compute backend [default: flex].
     #[arg(long)]
     pub backend: Option<Backend>,
     /// Shrink the run to seconds (smoke tests, CI).
@@ -166,40 +170,41 @@ impl CommonArgs {
 
 /// `ppml run train`.
 #[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
 pub struct TrainArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Model family.
+    /// Model family [default: cnn].
     #[arg(long)]
     pub model: Option<ModelKind>,
-    /// Nonlinearity.
+    /// Nonlinearity [default: tanh].
     #[arg(long)]
     pub activation: Option<Activation>,
-    /// MLP hidden widths, comma-separated (e.g. 256 or 512,256).
+    /// MLP hidden widths, comma-separated (e.g. 256 or 512,256) [default: 256].
     #[arg(long, value_delimiter = ',')]
     pub mlp_hidden: Option<Vec<usize>>,
-    /// CNN conv channels, two comma-separated numbers (e.g. 16,32).
+    /// CNN conv channels, two comma-separated numbers (e.g. 16,32) [default: 16,32].
     #[arg(long, value_delimiter = ',')]
     pub cnn_channels: Option<Vec<usize>>,
-    /// CNN hidden dense width.
+    /// CNN hidden dense width [default: 32].
     #[arg(long)]
     pub cnn_dense: Option<usize>,
-    /// Passes over the training set.
+    /// Passes over the training set [default: 10; 40 with --epsilon or --noise-multiplier].
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Examples per step.
+    /// Examples per step (DP-SGD: the expected Poisson batch) [default: 128; 2048 with DP].
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Update rule.
+    /// Update rule [default: sgd].
     #[arg(long)]
     pub optimizer: Option<OptimizerKind>,
-    /// Learning rate.
+    /// Learning rate [default: 0.05; 4 with DP].
     #[arg(long)]
     pub lr: Option<f64>,
-    /// SGD momentum (0 = plain SGD).
+    /// SGD momentum (0 = plain SGD) [default: 0.9].
     #[arg(long)]
     pub momentum: Option<f64>,
-    /// Learning-rate schedule.
+    /// Learning-rate schedule [default: constant].
     #[arg(long)]
     pub lr_schedule: Option<LrSchedule>,
     /// Use only the first N training examples.
@@ -217,6 +222,7 @@ pub struct TrainArgs {
 
 /// `ppml run federated`.
 #[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
 pub struct FederatedArgs {
     #[command(flatten)]
     pub common: CommonArgs,
@@ -261,6 +267,7 @@ pub struct FederatedArgs {
 
 /// `ppml run mia`.
 #[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
 pub struct MiaArgs {
     #[command(flatten)]
     pub common: CommonArgs,
@@ -270,25 +277,31 @@ pub struct MiaArgs {
     /// LiRA shadow models (0 = no LiRA baseline) [default: 0, or 4 with --attack lira].
     #[arg(long)]
     pub shadows: Option<usize>,
-    /// Records the target trains on (as many non-members are held out).
+    /// Records the target trains on (as many non-members are held out) [default: 20000].
     #[arg(long)]
     pub members: Option<usize>,
-    /// Records the attacker holds.
+    /// Records the attacker holds [default: 20000].
     #[arg(long)]
     pub public: Option<usize>,
-    /// The α grid, comma-separated false-positive rates in (0, 1].
-    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    /// The α grid, comma-separated false-positive rates in (0, 1] [default: 17 values
+    /// log-spaced from 1e-4 to 1].
+    #[arg(long, value_delimiter = ',')]
     pub alpha: Option<Vec<f64>>,
-    /// The quantile regressor's head.
+    /// The quantile regressor's head [default: gaussian].
     #[arg(long)]
     pub head: Option<Head>,
-    /// Bootstrap resamples per interval.
+    /// Bootstrap resamples per interval [default: 500].
     #[arg(long)]
     pub bootstrap: Option<usize>,
-    /// Target model family.
+    /// Target model family [default: cnn, Papernot et al.'s tanh CNN].
     #[arg(long)]
     pub model: Option<ModelKind>,
-    /// Target training epochs.
+    /// Target batch size (DP-SGD: the expected Poisson batch) [default: 128; 1024 with DP].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Target training epochs [default: 60 (Adam, lr 0.001, batch 128); with --epsilon or
+    /// --noise-multiplier 40 (DP-SGD, lr 4, momentum 0.9, expected batch 1024, C = 0.1), as in
+    /// the published runs].
     #[arg(long)]
     pub epochs: Option<usize>,
     #[command(flatten)]
@@ -307,6 +320,7 @@ impl MiaArgs {
         );
         set(&mut target.model, self.model);
         set(&mut target.epochs, self.epochs);
+        set(&mut target.batch_size, self.batch_size);
         self.dp.apply(target);
         set(&mut config.attack, self.attack);
         if self.shadows.is_some() {
@@ -370,13 +384,14 @@ impl FederatedArgs {
 /// DP-SGD flags.
 #[derive(Debug, Args)]
 pub struct DpArgs {
-    /// Train with DP-SGD to this ε (the noise multiplier is calibrated); `inf` = no DP.
+    /// Train with DP-SGD to this ε (the noise multiplier is calibrated); `inf` = no DP
+    /// [default: inf]. Without --config, DP runs take the published DP hyperparameters.
     #[arg(long)]
     pub epsilon: Option<f64>,
     /// δ of the (ε, δ) guarantee [default: 1e-5].
     #[arg(long)]
     pub delta: Option<f64>,
-    /// Per-example gradient norm bound C [default: 1].
+    /// Per-example gradient norm bound C [default: 0.1 for a DP run without --config, else 1].
     #[arg(long)]
     pub clip_norm: Option<f64>,
     /// Train with DP-SGD at this noise multiplier σ instead of a target ε.
@@ -388,6 +403,12 @@ pub struct DpArgs {
 }
 
 impl DpArgs {
+    /// Whether the flags ask for DP-SGD (a finite ε or a noise multiplier): a run without a
+    /// config file then starts from the published DP hyperparameters.
+    pub fn asks_for_dp(&self) -> bool {
+        self.epsilon.is_some_and(f64::is_finite) || self.noise_multiplier.is_some()
+    }
+
     /// Applies the DP flags to a training config.
     fn apply(self, config: &mut TrainConfig) {
         if self.epsilon.is_some() || self.noise_multiplier.is_some() {
@@ -416,6 +437,7 @@ pub struct ReportArgs {
 
 /// `ppml accountant`.
 #[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
 pub struct AccountantArgs {
     /// Poisson sample rate q (expected batch size / dataset size).
     #[arg(long)]

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ppml::config::{at_least_one, load_toml};
+use ppml::config::{at_least_one, count_in, load_toml};
 use ppml::data::{self, DatasetName, DatasetReport, FileCheck};
 use ppml::device::Backend;
 use ppml::experiments::federated::{self, FederatedConfig};
@@ -25,6 +25,40 @@ use crate::cli::{
     AccountantArgs, BenchCommand, Cli, Command, CommonArgs, DataCommand, ReportArgs, RunCommand,
 };
 
+/// `println!` that ends the process quietly (exit 0) when stdout is a closed pipe, as in
+/// `ppml data check --json | head -1`, instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = writeln!(out, $($arg)*).and_then(|()| out.flush()) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
+/// Text without a newline, likewise.
+macro_rules! say_raw {
+    ($text:expr) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = out.write_all($text.as_bytes()).and_then(|()| out.flush()) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
+/// Prints a run's warnings on stderr (they are in its metrics.json too).
+fn warn_all(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
 /// Runs the parsed command.
 pub fn dispatch(cli: Cli) -> Result<()> {
     let progress = if cli.quiet {
@@ -36,12 +70,14 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Run(RunCommand::Train(args)) => {
             let mut config: TrainConfig = match &args.common.config {
                 Some(path) => load_toml(path)?,
+                None if args.dp.asks_for_dp() => TrainConfig::dp_default(),
                 None => TrainConfig::default(),
             };
             let options = run_options(&args.common, "train", progress);
             args.apply(&mut config)?;
             let mut ctx = RunContext::new(options, config.backend, config.seed)?;
             let report = train::run(config, &mut ctx)?;
+            warn_all(&report.warnings);
             let privacy = match &report.privacy {
                 None => "non-private".to_string(),
                 Some(p) => format!(
@@ -54,7 +90,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
                     p.spent.steps
                 ),
             };
-            println!(
+            say!(
                 "train: {} {} on {}, {privacy}: test accuracy {:.2}%, train accuracy {:.2}% ({:.0} samples/s) -> {}",
                 format!("{:?}", report.config.model).to_lowercase(),
                 format!("{:?}", report.config.activation).to_lowercase(),
@@ -75,7 +111,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             args.apply(&mut config);
             let mut ctx = RunContext::new(options, config.backend, config.seed)?;
             let report = federated::run(config, &mut ctx)?;
-            println!(
+            say!(
                 "federated: {} parties, {:?} over {}, {} rounds on {}: test accuracy {:.2}%, {:.0} kB per party per round -> {}",
                 report.config.parties,
                 report.config.algorithm,
@@ -91,12 +127,14 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Run(RunCommand::Mia(args)) => {
             let mut config: MiaConfig = match &args.common.config {
                 Some(path) => load_toml(path)?,
+                None if args.dp.asks_for_dp() => MiaConfig::dp_default(),
                 None => MiaConfig::default(),
             };
             let options = run_options(&args.common, "mia", progress);
             args.apply(&mut config);
             let mut ctx = RunContext::new(options, config.target.backend, config.target.seed)?;
             let report = mia::run(config, &mut ctx)?;
+            warn_all(&report.warnings);
             print_mia(&report, &ctx.out_path("metrics.json"));
             Ok(())
         }
@@ -110,7 +148,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             let dest = data::fetch_dir(name, data_dir.as_deref());
             let files = data::fetch::fetch(name, &dest, url.as_deref(), &progress)?;
             for f in files {
-                println!("{}", f.display());
+                say!("{}", f.display());
             }
             Ok(())
         }
@@ -143,7 +181,7 @@ fn report(args: &ReportArgs) -> Result<()> {
     let runs = table::collect_runs(&args.results)?;
     let markdown = table::markdown(&runs);
     let Some(file) = &args.markdown else {
-        print!("{markdown}");
+        say_raw!(markdown);
         return Ok(());
     };
     let read_error = |source| table::TableError::Read {
@@ -161,20 +199,20 @@ fn report(args: &ReportArgs) -> Result<()> {
                 file.display()
             )));
         }
-        println!(
-            "{}: results table up to date ({} runs)",
+        say!(
+            "{}: results table up to date ({})",
             file.display(),
-            runs.len()
+            table::summary(&runs)
         );
     } else if updated != document {
         std::fs::write(file, updated).map_err(|source| ReportError::Io {
             path: file.clone(),
             source,
         })?;
-        println!(
-            "{}: results table rewritten ({} runs)",
+        say!(
+            "{}: results table rewritten ({})",
             file.display(),
-            runs.len()
+            table::summary(&runs)
         );
     }
     Ok(())
@@ -221,19 +259,19 @@ fn accountant(args: &AccountantArgs) -> Result<()> {
             "ppml_version": env!("CARGO_PKG_VERSION"),
         });
         let text = serde_json::to_string_pretty(&value).map_err(ReportError::from)?;
-        println!("{text}");
+        say!("{text}");
         return Ok(());
     }
-    println!("Poisson-subsampled Gaussian: q = {q}, σ = {sigma:.4}, {steps} steps, δ = {delta:e}");
+    say!("Poisson-subsampled Gaussian: q = {q}, σ = {sigma:.4}, {steps} steps, δ = {delta:e}");
     if let (Some(target), Some((_, t))) = (args.epsilon, calibration) {
-        println!(
+        say!(
             "  calibrated: σ = {sigma:.4} is the smallest noise multiplier with ε ≤ {target} under {} ({:.2} s)",
             args.accountant.as_str(),
             t
         );
     }
-    println!("  pld: ε = {eps_pld:.4} ({:.1} ms)", pld_seconds * 1e3);
-    println!(
+    say!("  pld: ε = {eps_pld:.4} ({:.1} ms)", pld_seconds * 1e3);
+    say!(
         "  rdp: ε = {eps_rdp:.4} at order {} ({:.1} ms)",
         spent.rdp_order,
         rdp_seconds * 1e3
@@ -250,7 +288,7 @@ fn print_mia(report: &MiaReport, path: &Path) {
             p.spent.epsilon, p.spent.delta
         ),
     };
-    println!(
+    say!(
         "mia: {} target on {} ({} members): train accuracy {:.2}%, test accuracy {:.2}%",
         target,
         report.header.dataset,
@@ -272,7 +310,7 @@ fn print_mia(report: &MiaReport, path: &Path) {
                 )
             })
             .collect();
-        println!(
+        say!(
             "  {:<9} AUC {:.4}  {}  advantage {:.4}",
             a.name,
             a.auc.estimate,
@@ -286,13 +324,13 @@ fn print_mia(report: &MiaReport, path: &Path) {
             .iter()
             .map(|(f, t)| format!("TPR@{}% FPR {:.2}%", 100.0 * f, 100.0 * t))
             .collect();
-        println!(
+        say!(
             "  ceiling   {}  advantage {:.4} (no attack can do better)",
             tpr.join("  "),
             c.max_advantage
         );
     }
-    println!("  -> {}", path.display());
+    say!("  -> {}", path.display());
 }
 
 fn run_options(common: &CommonArgs, experiment: &str, progress: Progress) -> RunOptions {
@@ -323,26 +361,29 @@ fn check(name: Option<DatasetName>, data_dir: Option<&Path>, json: bool) -> Resu
     if json {
         let value = serde_json::json!({ "found": found, "missing": missing });
         let text = serde_json::to_string_pretty(&value).map_err(ReportError::from)?;
-        println!("{text}");
+        say!("{text}");
         return Ok(());
     }
     for r in &found {
         print_report(r);
     }
     for n in &missing {
-        println!("{n}: not found (get it with `ppml data fetch {n}`)");
+        say!("{n}: not found (get it with `ppml data fetch {n}`)");
     }
     Ok(())
 }
 
 fn print_report(r: &DatasetReport) {
     let subset = if r.complete { "" } else { " (a subset)" };
-    println!(
+    say!(
         "{}: {} train / {} test{subset} in {}",
-        r.name, r.train, r.test, r.dir
+        r.name,
+        r.train,
+        r.test,
+        r.dir
     );
-    println!("  train per class: {:?}", r.train_class_counts);
-    println!("  test per class:  {:?}", r.test_class_counts);
+    say!("  train per class: {:?}", r.train_class_counts);
+    say!("  test per class:  {:?}", r.test_class_counts);
     let verified = r
         .files
         .iter()
@@ -353,7 +394,7 @@ fn print_report(r: &DatasetReport) {
         (true, 4) => "",
         (true, _) => " (the others have no published checksum; structure checked)",
     };
-    println!("  sha256: {verified}/4 files match the published content{why}");
+    say!("  sha256: {verified}/4 files match the published content{why}");
 }
 
 /// `ppml bench train`: one line per backend, model and step mode, and optionally a JSON file.
@@ -365,9 +406,16 @@ fn bench_train(
     progress: &Progress,
 ) -> Result<()> {
     at_least_one("batch_size", batch_size)?;
-    at_least_one("steps", steps)?;
+    count_in("steps", steps, MAX_BENCH_STEPS)?;
+    if warmup > MAX_BENCH_STEPS {
+        count_in("warmup", warmup, MAX_BENCH_STEPS)?;
+    }
+    for &kind in models {
+        // Before any allocation: a batch of 10^7 would abort inside the allocator.
+        bench_model(kind).check_fits(batch_size, "batch_size")?;
+    }
     let mut rows = Vec::new();
-    println!("backend  model  mode     batch  median ms/step  samples/s  vs plain");
+    say!("backend  model  mode     batch  median ms/step  samples/s  vs plain");
     for &backend in backends {
         let device = backend.device()?;
         for &kind in models {
@@ -395,7 +443,7 @@ fn bench_train(
                     plain_median = Some(t.median_seconds);
                 }
                 let ratio = plain_median.map(|p| t.median_seconds / p);
-                println!(
+                say!(
                     "{:<8} {:<6} {:<8} {:>5}  {:>14.2}  {:>9.0}  {}",
                     backend.as_str(),
                     format!("{kind:?}").to_lowercase(),
@@ -424,6 +472,9 @@ fn bench_train(
     }
     Ok(())
 }
+
+/// Most timed (or warm-up) steps of `ppml bench train`.
+const MAX_BENCH_STEPS: usize = 1_000_000;
 
 /// The two models of the peer speed table.
 fn bench_model(kind: ModelKind) -> ModelConfig {

@@ -80,6 +80,24 @@ pub fn at_least_one(name: &'static str, value: usize) -> Result<usize, ConfigErr
     }
 }
 
+/// Checks that a count is between 1 and `max`. The upper bounds are far beyond any real run;
+/// they turn a typo such as `epochs = 18446744073709551615` (a run that would never end, or
+/// overflow the step count) into a message instead.
+pub fn count_in(name: &'static str, value: usize, max: usize) -> Result<usize, ConfigError> {
+    at_least_one(name, value)?;
+    if value > max {
+        return Err(ConfigError::invalid(
+            name,
+            value,
+            format!("must be at most {max}: a run this long would never finish"),
+        ));
+    }
+    Ok(value)
+}
+
+/// Most passes over a training set any run may ask for.
+pub const MAX_EPOCHS: usize = 100_000;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,6 +33,9 @@ pub enum Error {
     /// accounting. The results were written, with the violations listed in them.
     #[error("{0}")]
     AboveCeiling(String),
+    /// Training produced a non-finite loss; nothing was written.
+    #[error(transparent)]
+    Diverged(#[from] crate::train::Diverged),
     /// The compute backend failed.
     #[error("backend error: {0}")]
     Backend(String),
@@ -51,6 +54,7 @@ impl Error {
             | Error::Stale(_)
             | Error::Metric(_)
             | Error::AboveCeiling(_)
+            | Error::Diverged(_)
             | Error::Backend(_) => 1,
         }
     }

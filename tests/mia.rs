@@ -242,6 +242,8 @@ fn on_a_dp_target_every_measured_figure_is_below_its_ceiling() {
         "5",
         "--epsilon",
         "1",
+        "--batch-size",
+        "256",
         "--bootstrap",
         "50",
         "--shadows",
@@ -287,7 +289,7 @@ fn bad_mia_input_exits_2_without_output() {
         (&["--public", "10"][..], "public"),
         (
             &["--members", "2000", "--public", "1000"][..],
-            "training split has only",
+            "the training split read from disk has only 3000",
         ),
         (&["--attack", "lira", "--shadows", "0"][..], "shadow"),
         (&["--head", "pinball", "--alpha", "1"][..], "pinball"),
@@ -304,9 +306,67 @@ fn the_same_seed_gives_the_same_results() {
     let run = || {
         let mut m = run_mia(&["--quick", "--shadows", "1", "--bootstrap", "20"]);
         m.as_object_mut().unwrap().remove("timing");
+        // Identical but for the output folder in its command line.
+        m.as_object_mut().unwrap().remove("provenance");
         m
     };
     let (a, b) = (run(), run());
     assert_eq!(a, b);
     assert_eq!(a["config"]["shadows"], 1);
+}
+
+/// The DP-ceiling check may only accuse the code with a stated false-alarm rate (β = 0.1%).
+/// Correct DP-SGD targets at small ε with 10-30 members, where the old check (the lower end of
+/// the bootstrap interval of the largest advantage) fired on every seed, must raise no alarm.
+#[test]
+fn the_dp_ceiling_check_raises_no_false_alarm_over_many_small_dp_targets() {
+    let mut tested = 0;
+    for (epsilon, members) in [("0.1", 10), ("0.1", 30), ("1", 10), ("1", 20), ("1", 30)] {
+        for seed in ["0", "1"] {
+            let dir = tempfile::tempdir().unwrap();
+            let out = dir.path().join("out");
+            let members_arg = members.to_string();
+            let batch = (members / 2).to_string();
+            let run = ppml(dir.path())
+                .args([
+                    "run",
+                    "mia",
+                    "--offline",
+                    "--quick",
+                    "--dataset",
+                    "fashion-mnist",
+                    "--model",
+                    "mlp",
+                    "--epsilon",
+                    epsilon,
+                    "--members",
+                    &members_arg,
+                    "--public",
+                    "100",
+                    "--batch-size",
+                    &batch,
+                    "--bootstrap",
+                    "10",
+                    "--seed",
+                    seed,
+                    "--out",
+                ])
+                .arg(&out)
+                .arg("--data-dir")
+                .arg(fixtures())
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&run.stderr);
+            assert_eq!(
+                run.status.code(),
+                Some(0),
+                "ε = {epsilon}, {members} members, seed {seed}: {stderr}"
+            );
+            let test = &metrics(&out)["dp_ceiling"]["test"];
+            assert!(test["comparisons"].as_u64().unwrap() > 0, "{test}");
+            assert_eq!(test["false_alarm_rate"].as_f64(), Some(1e-3));
+            tested += 1;
+        }
+    }
+    assert_eq!(tested, 10);
 }

@@ -16,9 +16,11 @@ fn train(out: &std::path::Path, args: &[&str]) {
         .success();
 }
 
-/// metrics.json without the wall-clock block, the only part allowed to differ between runs.
+/// metrics.json without the wall-clock block and the provenance (whose command line names the
+/// output folder), the only parts allowed to differ between runs with the same seed.
 fn without_timing(mut v: Value) -> Value {
     v.as_object_mut().unwrap().remove("timing");
+    v.as_object_mut().unwrap().remove("provenance");
     v
 }
 
@@ -200,4 +202,30 @@ fn every_config_in_experiments_is_valid() {
         }
     }
     assert!(checked >= 15, "{checked} configs");
+}
+
+/// The mission's commands without a config file resolve to the published DP configurations, so
+/// `ppml run mia --epsilon 1.5 --dataset fashion-mnist` reproduces the published ε = 1.5 row
+/// and `ppml run train --epsilon 3 --dataset fashion-mnist` the dp-fashion-eps3 row.
+#[test]
+fn dp_flags_without_a_config_take_the_published_dp_hyperparameters() {
+    use ppml::config::load_toml;
+    use ppml::data::DatasetName;
+    use ppml::experiments::mia::MiaConfig;
+    use ppml::experiments::train::TrainConfig;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let mut mia = MiaConfig::dp_default();
+    mia.target.dataset = DatasetName::FashionMnist;
+    mia.target.epsilon = Some(1.5);
+    let published: MiaConfig = load_toml(&dir.join("mia-fashion-eps1.5.toml")).unwrap();
+    assert_eq!(mia, published);
+    let mut nodp = MiaConfig::default();
+    nodp.target.dataset = DatasetName::FashionMnist;
+    let published: MiaConfig = load_toml(&dir.join("mia-fashion-nodp.toml")).unwrap();
+    assert_eq!(nodp, published);
+    let mut train = TrainConfig::dp_default();
+    train.dataset = DatasetName::FashionMnist;
+    train.epsilon = Some(3.0);
+    let published: TrainConfig = load_toml(&dir.join("dp-fashion-eps3.toml")).unwrap();
+    assert_eq!(train, published);
 }

@@ -7,10 +7,12 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::Serialize;
 
+use super::provenance::{DataFile, Provenance, file_sha256};
 use crate::Result;
 use crate::data::{self, DataError, DatasetName, Splits};
 use crate::device::Backend;
 use crate::progress::Progress;
+use crate::report::OutputDir;
 
 /// Options of a run that are about the machine, not the experiment (so not in its config).
 #[derive(Debug, Clone)]
@@ -33,6 +35,8 @@ pub struct RunContext {
     pub device: Device,
     /// The run's only source of randomness: every random choice derives from `--seed`.
     pub rng: StdRng,
+    /// The data files read so far, with their checksums (for the results' provenance).
+    data_files: Vec<DataFile>,
 }
 
 impl RunContext {
@@ -44,11 +48,42 @@ impl RunContext {
             options,
             device,
             rng: StdRng::seed_from_u64(seed),
+            data_files: Vec::new(),
         })
     }
 
+    /// Checks, before any compute, that the output folder can take `files` (see
+    /// [`OutputDir`]): an unwritable `--out` is found now, not after an hour of training.
+    pub fn prepare_output(&self, files: &[&str]) -> Result<OutputDir> {
+        Ok(OutputDir::prepare(&self.options.out, files)?)
+    }
+
+    /// The header of this run's `metrics.json`, with its provenance.
+    pub fn header(
+        &self,
+        experiment: &'static str,
+        dataset: DatasetName,
+        seed: u64,
+        quick: bool,
+    ) -> ResultHeader {
+        let mut header = ResultHeader::new(experiment, dataset, seed, quick);
+        header.provenance.data_files = self.data_files.clone();
+        header
+    }
+
     /// Loads `name`, fetching it first when it is missing and the run is not offline.
-    pub fn load_dataset(&self, name: DatasetName) -> Result<Splits> {
+    pub fn load_dataset(&mut self, name: DatasetName) -> Result<Splits> {
+        let splits = self.load_or_fetch(name)?;
+        for path in &splits.location.files {
+            let file = file_sha256(path)?;
+            if !self.data_files.contains(&file) {
+                self.data_files.push(file);
+            }
+        }
+        Ok(splits)
+    }
+
+    fn load_or_fetch(&self, name: DatasetName) -> Result<Splits> {
         let data_dir = self.options.data_dir.as_deref();
         match data::load(name, data_dir) {
             Err(DataError::NotFound { .. }) if !self.options.offline => {
@@ -84,6 +119,8 @@ pub struct ResultHeader {
     pub seed: u64,
     /// Whether `--quick` shrank the run.
     pub quick: bool,
+    /// Command line, code and data behind the numbers.
+    pub provenance: Provenance,
 }
 
 impl ResultHeader {
@@ -95,6 +132,21 @@ impl ResultHeader {
             dataset,
             seed,
             quick,
+            provenance: Provenance::of_this_process(),
         }
     }
+}
+
+/// A warning when a classifier's test accuracy is within 5 points of chance (1 / classes): its
+/// numbers look like results but describe a model that learned nothing.
+pub fn chance_warning(what: &str, test_accuracy: f64, classes: usize) -> Option<String> {
+    let chance = 1.0 / classes.max(1) as f64;
+    (test_accuracy < chance + 0.05).then(|| {
+        format!(
+            "the {what} reached {:.1}% test accuracy, within 5 points of chance ({:.1}%): \
+             it learned almost nothing, so the figures below describe a useless model",
+            100.0 * test_accuracy,
+            100.0 * chance
+        )
+    })
 }

@@ -4,6 +4,8 @@
 mod context;
 pub mod federated;
 pub mod mia;
+pub mod provenance;
 pub mod train;
 
-pub use context::{ResultHeader, RunContext, RunOptions};
+pub use context::{ResultHeader, RunContext, RunOptions, chance_warning};
+pub use provenance::Provenance;

@@ -9,20 +9,22 @@ use std::time::Instant;
 use burn::module::Module;
 use serde::{Deserialize, Serialize};
 
-use super::{ResultHeader, RunContext};
+use super::{ResultHeader, RunContext, chance_warning};
 use crate::Result;
 use crate::config::{ConfigError, at_least_one, positive};
 use crate::data::{Dataset, DatasetName};
 use crate::device::Backend;
 use crate::model::{Activation, Classifier, ModelConfig, ModelKind};
 use crate::privacy::{Accountant, PrivacySpent, SubsampledGaussian, calibrate_noise};
-use crate::report::{ReportError, write_json_atomic};
+use crate::report::METRICS;
 use crate::train::dp::DpSgd;
 use crate::train::{
     self, Evaluation, LrSchedule, OptimizerKind, TrainOptions, evaluate, load_checkpoint,
     save_checkpoint,
 };
 
+/// File name of the saved weights.
+const CHECKPOINT: &str = "model.bpk";
 /// Training examples kept by `--quick`.
 const QUICK_TRAIN: usize = 2_000;
 /// Test examples kept by `--quick`.
@@ -116,6 +118,27 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// The defaults of a DP-SGD run when no config file is given: the hyperparameters of the
+    /// published `dp-fashion-eps*.toml` runs (Tramèr & Boneh 2021: expected batch 2048, SGD
+    /// with lr 4 and momentum 0.9, C = 0.1, 40 epochs), so that `ppml run train --epsilon 3`
+    /// reproduces the published row instead of training with non-private settings plus noise.
+    pub fn dp_default() -> Self {
+        Self {
+            epochs: 40,
+            batch_size: 2048,
+            optimizer: OptimizerKind::Sgd,
+            lr: 4.0,
+            momentum: 0.9,
+            clip_norm: 0.1,
+            ..Self::default()
+        }
+    }
+
+    /// Whether this config asks for DP-SGD (a finite ε, or a noise multiplier).
+    pub fn is_private(&self) -> bool {
+        self.epsilon.is_some_and(f64::is_finite) || self.noise_multiplier.is_some()
+    }
+
     /// Applies `--quick` (a small slice of the data, one epoch) and reads `epsilon = inf` as
     /// "no DP", so the resolved config never holds an infinity (JSON has none).
     pub fn resolve_quick(mut self) -> Self {
@@ -157,7 +180,9 @@ impl TrainConfig {
         }
     }
 
-    /// Checks everything that can be checked before the data is loaded.
+    /// Checks everything that can be checked before the data is loaded. Called on the config
+    /// as given, before `--quick` shrinks it (so that quick never hides an invalid value), and
+    /// again after.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if let Some(n) = self.train_limit {
             at_least_one("train_limit", n)?;
@@ -165,7 +190,9 @@ impl TrainConfig {
         if let Some(n) = self.test_limit {
             at_least_one("test_limit", n)?;
         }
-        self.model_config(28, 2).validate()?;
+        let model = self.model_config(28, 2);
+        model.validate()?;
+        model.check_fits(self.batch_size, "batch_size")?;
         if let Some(eps) = self.epsilon {
             if eps.is_nan() || eps <= 0.0 {
                 return Err(ConfigError::invalid(
@@ -185,6 +212,7 @@ impl TrainConfig {
         positive("clip_norm", self.clip_norm)?;
         if let Some(sigma) = self.noise_multiplier {
             positive("noise_multiplier", sigma)?;
+            // `epsilon = inf` too: it says "no DP", which a noise multiplier contradicts.
             if self.epsilon.is_some() {
                 return Err(ConfigError::invalid(
                     "noise_multiplier",
@@ -250,6 +278,8 @@ pub struct TrainReport {
     pub history: Vec<train::EpochRecord>,
     /// File name of the saved weights, in the output folder.
     pub checkpoint: String,
+    /// Things a reader should know before trusting the numbers (a model at chance, say).
+    pub warnings: Vec<String>,
     /// Wall-clock figures.
     pub timing: Timing,
 }
@@ -308,8 +338,10 @@ pub(crate) fn limit(data: &Dataset, n: Option<usize>) -> Dataset {
 /// folder. Nothing is written unless the whole run succeeds.
 pub fn run(config: TrainConfig, ctx: &mut RunContext) -> Result<TrainReport> {
     let started = Instant::now();
+    config.validate()?;
     let config = config.resolve_quick();
     config.validate()?;
+    let output = ctx.prepare_output(&[CHECKPOINT, METRICS])?;
     let splits = ctx.load_dataset(config.dataset)?;
     let train_set = limit(&splits.train, config.train_limit);
     let test_set = limit(&splits.test, config.test_limit);
@@ -335,7 +367,7 @@ pub fn run(config: TrainConfig, ctx: &mut RunContext) -> Result<TrainReport> {
         &ctx.device,
         &mut ctx.rng,
         &ctx.options.progress,
-    );
+    )?;
     let Evaluation {
         loss: train_loss,
         accuracy: train_accuracy,
@@ -345,8 +377,12 @@ pub fn run(config: TrainConfig, ctx: &mut RunContext) -> Result<TrainReport> {
         .last()
         .expect("epochs >= 1 was validated, so there is a history");
 
+    let warnings: Vec<String> =
+        chance_warning("model", final_test.test_accuracy, train_set.classes())
+            .into_iter()
+            .collect();
     let report = TrainReport {
-        header: ResultHeader::new("train", config.dataset, config.seed, config.quick),
+        header: ctx.header("train", config.dataset, config.seed, config.quick),
         privacy: privacy.map(|(_, report)| report),
         data: DataSummary {
             train: train_set.len(),
@@ -361,7 +397,8 @@ pub fn run(config: TrainConfig, ctx: &mut RunContext) -> Result<TrainReport> {
         test_loss: final_test.test_loss,
         steps: trained.steps,
         history: trained.history.clone(),
-        checkpoint: "model.bpk".into(),
+        checkpoint: CHECKPOINT.into(),
+        warnings,
         timing: Timing {
             wall_seconds: started.elapsed().as_secs_f64(),
             train_seconds: trained.train_seconds,
@@ -369,11 +406,9 @@ pub fn run(config: TrainConfig, ctx: &mut RunContext) -> Result<TrainReport> {
         },
         config,
     };
-    std::fs::create_dir_all(&ctx.options.out).map_err(|source| ReportError::Io {
-        path: ctx.options.out.clone(),
-        source,
-    })?;
-    save_checkpoint(&trained.model, &ctx.out_path("model.bpk"))?;
-    write_json_atomic(&ctx.out_path("metrics.json"), &report)?;
+    let staged = output.stage()?;
+    save_checkpoint(&trained.model, &staged.path(CHECKPOINT))?;
+    staged.write_json(METRICS, &report)?;
+    staged.commit()?;
     Ok(report)
 }

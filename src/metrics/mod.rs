@@ -1,7 +1,9 @@
 //! What an attack achieved, measured against the truth only analysis code sees: the ROC of a
 //! membership-inference attack and its low-FPR figures.
 
+pub mod binomial;
 mod bootstrap;
+pub mod ceiling_test;
 pub mod membership;
 mod roc;
 

@@ -30,6 +30,14 @@ const fn out_side(side: usize, kernel: usize, stride: usize, pad: usize) -> usiz
     (side + 2 * pad - kernel) / stride + 1
 }
 
+/// Sides of conv1's output, of the pooled map after it, and of conv2's output, for
+/// `side × side` input.
+pub(super) fn conv_sides(side: usize) -> (usize, usize, usize) {
+    let s1 = out_side(side, K1, S1, P1);
+    let p1 = out_side(s1, POOL, 1, 0);
+    (s1, p1, out_side(p1, K2, S2, 0))
+}
+
 /// Side of the feature map entering the dense layers, for `side × side` input.
 pub fn feature_side(side: usize) -> usize {
     let s = out_side(side, K1, S1, P1); // conv1: 28 → 14

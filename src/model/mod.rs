@@ -8,6 +8,7 @@
 mod cnn;
 mod config;
 pub mod flat;
+mod footprint;
 mod init;
 mod mlp;
 mod tape;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cnn::Cnn;
 pub use config::{ModelConfig, ModelKind};
+pub use footprint::{Footprint, available_memory};
 pub use mlp::Mlp;
 pub use tape::{TappedLayer, WeightLayout};
 

@@ -2,7 +2,9 @@
 //! the Markdown results table built from a folder of them, and ROC plots.
 
 mod json;
+mod output;
 pub mod plot;
 pub mod table;
 
 pub use json::{ReportError, write_json_atomic};
+pub use output::{METRICS, OutputDir, Staged};

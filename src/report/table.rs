@@ -101,6 +101,35 @@ fn num(v: &Value, digits: usize) -> String {
     v.as_f64().map_or("–".into(), |x| format!("{x:.digits$}"))
 }
 
+/// Experiments that have a table; runs of the others are counted as skipped.
+pub const TABULATED: [&str; 2] = ["train", "mia"];
+
+/// "12 runs: 10 tabulated, 2 skipped (federated: 2, which has no table yet)".
+pub fn summary(runs: &[Run]) -> String {
+    let experiment = |r: &Run| r.metrics["experiment"].as_str().unwrap_or("?").to_string();
+    let tabulated = runs
+        .iter()
+        .filter(|r| TABULATED.contains(&experiment(r).as_str()))
+        .count();
+    let mut skipped: std::collections::BTreeMap<String, usize> = Default::default();
+    for r in runs
+        .iter()
+        .filter(|r| !TABULATED.contains(&experiment(r).as_str()))
+    {
+        *skipped.entry(experiment(r)).or_default() += 1;
+    }
+    let mut text = format!("{} runs: {tabulated} tabulated", runs.len());
+    if !skipped.is_empty() {
+        let list: Vec<String> = skipped.iter().map(|(e, n)| format!("{e}: {n}")).collect();
+        text.push_str(&format!(
+            ", {} skipped ({}; no table for these experiments yet)",
+            runs.len() - tabulated,
+            list.join(", ")
+        ));
+    }
+    text
+}
+
 /// The Markdown tables of the results: training runs (non-private and DP-SGD), then, when
 /// there are any, membership-inference runs; other experiments' results are skipped.
 pub fn markdown(runs: &[Run]) -> String {

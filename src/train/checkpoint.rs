@@ -19,9 +19,14 @@ pub fn save_checkpoint(model: &Classifier, path: &Path) -> Result<(), ReportErro
 /// Loads weights from `path` into `model`, which must have the same architecture.
 pub fn load_checkpoint(model: Classifier, path: &Path) -> Result<Classifier, ConfigError> {
     if !path.is_file() {
+        let reason = if path.is_dir() {
+            "it is a folder; give the model.bpk file inside a run's folder"
+        } else {
+            "no such file"
+        };
         return Err(ConfigError::Checkpoint {
             path: path.to_path_buf(),
-            reason: "no such file".into(),
+            reason: reason.into(),
         });
     }
     model

@@ -14,5 +14,5 @@ pub(crate) use evaluate::batch_tensors;
 pub use evaluate::{Evaluation, evaluate};
 pub use loss::{cross_entropy, per_example_cross_entropy};
 pub use options::{LrSchedule, OptimizerKind, TrainOptions};
-pub use sgd::{EpochRecord, Trained, train};
+pub use sgd::{Diverged, EpochRecord, Trained, train};
 pub(crate) use sgd::{optimizer, step};

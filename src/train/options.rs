@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, at_least_one, positive};
+use crate::config::{ConfigError, MAX_EPOCHS, at_least_one, count_in, positive};
 
 /// The update rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
@@ -59,7 +59,7 @@ pub struct TrainOptions {
 impl TrainOptions {
     /// Checks the values against each other and against the training set size.
     pub fn validate(&self, train_len: usize) -> Result<(), ConfigError> {
-        at_least_one("epochs", self.epochs)?;
+        count_in("epochs", self.epochs, MAX_EPOCHS)?;
         at_least_one("batch_size", self.batch_size)?;
         if self.batch_size > train_len {
             return Err(ConfigError::invalid(

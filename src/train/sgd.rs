@@ -33,6 +33,22 @@ pub struct EpochRecord {
     pub test_accuracy: f64,
 }
 
+/// Training stopped at a loss that is not a finite number: the run diverged (a learning rate
+/// too large, or a checkpoint with non-finite weights). Nothing after it would mean anything.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "training diverged: the loss was {loss} at step {step} of epoch {epoch}; \
+     lower the learning rate (or check the weights the run started from)"
+)]
+pub struct Diverged {
+    /// 1-based epoch of the step.
+    pub epoch: usize,
+    /// 1-based step within the run.
+    pub step: usize,
+    /// The loss (NaN or infinite).
+    pub loss: f64,
+}
+
 /// A trained model and how it got there.
 #[derive(Debug)]
 pub struct Trained {
@@ -98,7 +114,7 @@ pub fn train(
     device: &Device,
     rng: &mut StdRng,
     progress: &Progress,
-) -> Trained {
+) -> Result<Trained, Diverged> {
     let ad_device = device.clone().autodiff();
     let mut optim = optimizer(opts);
     let steps_per_epoch = opts.steps_per_epoch(train.len(), dp.is_some());
@@ -142,6 +158,14 @@ pub fn train(
                 Some(dp) => dp_step(model, &mut optim, lr, train, batch, dp, rng),
             };
             model = next;
+            if !batch_loss.is_finite() {
+                bar.finish_and_clear();
+                return Err(Diverged {
+                    epoch,
+                    step: steps + 1,
+                    loss: batch_loss,
+                });
+            }
             loss_sum += batch_loss;
             correct += batch_correct;
             seen += batch.len();
@@ -154,6 +178,15 @@ pub fn train(
             loss: test_loss,
             accuracy: test_accuracy,
         } = evaluate(&model, test, device);
+        if !test_loss.is_finite() {
+            // The last step of the epoch may have produced non-finite weights.
+            bar.finish_and_clear();
+            return Err(Diverged {
+                epoch,
+                step: steps,
+                loss: test_loss,
+            });
+        }
         bar.set_prefix(format!("test acc {:.2}%", 100.0 * test_accuracy));
         let seen = seen.max(1) as f64;
         history.push(EpochRecord {
@@ -168,13 +201,13 @@ pub fn train(
     if dp.is_some() {
         model = model.set_require_grad(true);
     }
-    Trained {
+    Ok(Trained {
         model,
         history,
         steps,
         train_seconds,
         samples_per_second: samples as f64 / train_seconds.max(f64::MIN_POSITIVE),
-    }
+    })
 }
 
 /// One DP-SGD step on the examples `batch` of `train` (possibly none): clipped sum, noise,

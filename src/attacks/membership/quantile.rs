@@ -25,7 +25,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use super::MembershipScores;
-use crate::config::{ConfigError, at_least_one, positive};
+use crate::config::{ConfigError, MAX_EPOCHS, at_least_one, count_in, positive};
 use crate::data::Dataset;
 use crate::model::{Activation, Classifier, ModelConfig, ModelKind};
 use crate::privacy::special::normal_quantile_from_log;
@@ -92,10 +92,12 @@ impl Default for QuantileConfig {
 impl QuantileConfig {
     /// Checks every value.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        at_least_one("quantile.epochs", self.epochs)?;
+        count_in("quantile.epochs", self.epochs, MAX_EPOCHS)?;
         at_least_one("quantile.batch_size", self.batch_size)?;
         positive("quantile.lr", self.lr)?;
-        self.model_config(28, 2, 2).validate()
+        let model = self.model_config(28, 2, 2);
+        model.validate()?;
+        model.check_fits(self.batch_size, "quantile.batch_size")
     }
 
     fn model_config(&self, side: usize, classes: usize, per_class: usize) -> ModelConfig {
@@ -207,6 +209,8 @@ impl QuantileRegressor {
         let spread = (margins.iter().map(|s| (s - center).powi(2)).sum::<f64>() / n)
             .sqrt()
             .max(1e-6);
+        // α = 1 (flag everything, FPR 100%) has the quantile −∞ and needs no fitted level:
+        // `attack` gives it the threshold −∞ directly.
         let mut levels: Vec<f64> = alphas
             .iter()
             .filter(|&&a| a < 1.0)
@@ -221,14 +225,16 @@ impl QuantileRegressor {
         let model_config = config.model_config(public.rows(), public.classes(), heads);
         let mut model = Classifier::new(&model_config, &ad_device, rng);
         let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
-        let level_tensor = Tensor::<1>::from_data(
-            TensorData::new(
-                levels.iter().map(|&l| l as f32).collect::<Vec<_>>(),
-                [levels.len()],
-            ),
-            &ad_device,
-        )
-        .reshape([1, levels.len()]);
+        // The pinball loss needs at least one level; with only α = 1 in the grid (the Gaussian
+        // head, or the baselines' runs) the median stands in, and is never used for a threshold.
+        let fit_levels: Vec<f32> = if levels.is_empty() {
+            vec![0.5]
+        } else {
+            levels.iter().map(|&l| l as f32).collect()
+        };
+        let k = fit_levels.len();
+        let level_tensor =
+            Tensor::<1>::from_data(TensorData::new(fit_levels, [k]), &ad_device).reshape([1, k]);
         let standardised: Vec<f32> = margins
             .iter()
             .map(|s| ((s - center) / spread) as f32)
