@@ -43,6 +43,21 @@ fn every_value_is_answered(command: &[&str], flags: &[(&str, &[&str])]) {
     }
 }
 
+/// A membership-inference run of a few seconds on the fixture.
+const QUICK_MIA: &[&str] = &[
+    "run",
+    "mia",
+    "--quick",
+    "--model",
+    "mlp",
+    "--members",
+    "200",
+    "--public",
+    "200",
+    "--bootstrap",
+    "10",
+];
+
 const COUNT: &[&str] = &[HUGE, "1000000000", "-1"];
 const REAL: &[&str] = &["1e308", "-1", "1e-308"];
 
@@ -75,19 +90,7 @@ fn run_train_answers_huge_values_of_every_numeric_flag() {
 #[test]
 fn run_mia_answers_huge_values_of_every_numeric_flag() {
     every_value_is_answered(
-        &[
-            "run",
-            "mia",
-            "--quick",
-            "--model",
-            "mlp",
-            "--members",
-            "200",
-            "--public",
-            "200",
-            "--bootstrap",
-            "10",
-        ],
+        QUICK_MIA,
         &[
             ("--seed", &[HUGE]),
             ("--shadows", COUNT),
@@ -369,24 +372,12 @@ fn a_folder_in_the_way_of_an_output_fails_the_run_before_it_starts_and_keeps_the
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     // A finished run, then a second one whose plot name is taken by a folder.
-    let quick_mia = [
-        "run",
-        "mia",
-        "--quick",
-        "--model",
-        "mlp",
-        "--members",
-        "200",
-        "--public",
-        "200",
-        "--bootstrap",
-        "10",
-    ];
-    assert_eq!(exit_of(dir.path(), &quick_mia).0, 0);
+    let quick_mia = QUICK_MIA;
+    assert_eq!(exit_of(dir.path(), quick_mia).0, 0);
     let before = std::fs::read(out.join("metrics.json")).unwrap();
     std::fs::remove_file(out.join("roc.png")).unwrap();
     std::fs::create_dir_all(out.join("roc.png")).unwrap();
-    let (code, stderr) = exit_of(dir.path(), &[&quick_mia[..], &["--seed", "1"]].concat());
+    let (code, stderr) = exit_of(dir.path(), &[quick_mia, &["--seed", "1"]].concat());
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("roc.png"), "{stderr}");
     assert_eq!(std::fs::read(out.join("metrics.json")).unwrap(), before);

@@ -224,16 +224,16 @@ impl MiaConfig {
             ));
         }
         count_in("bootstrap", self.bootstrap, MAX_BOOTSTRAP)?;
-        if let Some(k) = self.shadows {
-            if k > MAX_SHADOWS {
-                return Err(ConfigError::invalid(
-                    "shadows",
-                    k,
-                    format!(
-                        "must be at most {MAX_SHADOWS}: each shadow trains a model like the target"
-                    ),
-                ));
-            }
+        if let Some(k) = self.shadows
+            && k > MAX_SHADOWS
+        {
+            return Err(ConfigError::invalid(
+                "shadows",
+                k,
+                format!(
+                    "must be at most {MAX_SHADOWS}: each shadow trains a model like the target"
+                ),
+            ));
         }
         if let Some(alphas) = &self.alphas {
             if alphas.is_empty() {
@@ -745,13 +745,13 @@ pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
                      non-members (FPR ≤ {:.4}), above the DP ceiling {:.4} at that FPR. A correct \
                      run shows this with probability below {} (exact bounds over {} thresholds): \
                      training, sampling or accounting has a bug",
-                    v.attack,
-                    v.alpha,
-                    v.members_flagged,
-                    v.members,
+                    v.outcome.attack,
+                    v.outcome.alpha,
+                    v.outcome.members_flagged,
+                    v.outcome.members,
                     v.tpr_lower,
-                    v.non_members_flagged,
-                    v.non_members,
+                    v.outcome.non_members_flagged,
+                    v.outcome.non_members,
                     v.fpr_upper,
                     v.ceiling,
                     test.false_alarm_rate,

@@ -193,14 +193,14 @@ impl TrainConfig {
         let model = self.model_config(28, 2);
         model.validate()?;
         model.check_fits(self.batch_size, "batch_size")?;
-        if let Some(eps) = self.epsilon {
-            if eps.is_nan() || eps <= 0.0 {
-                return Err(ConfigError::invalid(
-                    "epsilon",
-                    eps,
-                    "must be greater than 0 (inf = no DP)",
-                ));
-            }
+        if let Some(eps) = self.epsilon
+            && (eps.is_nan() || eps <= 0.0)
+        {
+            return Err(ConfigError::invalid(
+                "epsilon",
+                eps,
+                "must be greater than 0 (inf = no DP)",
+            ));
         }
         if !(self.delta > 0.0 && self.delta < 1.0) {
             return Err(ConfigError::invalid(

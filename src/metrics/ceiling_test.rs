@@ -24,7 +24,7 @@ use super::binomial::{clopper_pearson_lower, clopper_pearson_upper};
 pub const FALSE_ALARM_RATE: f64 = 1e-3;
 
 /// What one attacker threshold flagged.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ThresholdOutcome {
     /// Which attack.
     pub attack: String,
@@ -43,18 +43,9 @@ pub struct ThresholdOutcome {
 /// A threshold at which even the exact bounds contradict the ceiling.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ThresholdViolation {
-    /// Which attack.
-    pub attack: String,
-    /// The α of the threshold.
-    pub alpha: f64,
-    /// Members flagged / members.
-    pub members_flagged: usize,
-    /// Members scored.
-    pub members: usize,
-    /// Non-members flagged.
-    pub non_members_flagged: usize,
-    /// Non-members scored.
-    pub non_members: usize,
+    /// What the threshold flagged.
+    #[serde(flatten)]
+    pub outcome: ThresholdOutcome,
     /// Lower confidence bound on the TPR.
     pub tpr_lower: f64,
     /// Upper confidence bound on the FPR.
@@ -114,12 +105,7 @@ pub fn test_ceiling<E>(
         .filter(|(_, ((tpr_lower, _), c))| tpr_lower > c)
         .map(
             |(o, (&(tpr_lower, fpr_upper), ceiling))| ThresholdViolation {
-                attack: o.attack.clone(),
-                alpha: o.alpha,
-                members_flagged: o.members_flagged,
-                members: o.members,
-                non_members_flagged: o.non_members_flagged,
-                non_members: o.non_members,
+                outcome: (*o).clone(),
                 tpr_lower,
                 fpr_upper,
                 ceiling,

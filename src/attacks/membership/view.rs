@@ -25,7 +25,7 @@ impl Logits {
     /// When `values` is not a whole number of rows (a programming error).
     pub fn new(values: Vec<f32>, classes: usize) -> Self {
         assert!(
-            classes >= 2 && values.len() % classes == 0,
+            classes >= 2 && values.len().is_multiple_of(classes),
             "logits: ragged rows"
         );
         Self { values, classes }
