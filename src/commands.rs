@@ -11,9 +11,7 @@ use ppml::experiments::mia::{self, MiaConfig, MiaReport};
 use ppml::experiments::train::{self, TrainConfig};
 use ppml::experiments::{RunContext, RunOptions};
 use ppml::model::{Activation, ModelConfig, ModelKind};
-use ppml::privacy::{
-    self, Accountant, PrivacyError, PrivacySpent, SubsampledGaussian, calibrate_noise,
-};
+use ppml::privacy::{self, Accountant, PrivacyError, PrivacySpent, SubsampledGaussian};
 use ppml::progress::Progress;
 use ppml::report::{ReportError, table, write_json_atomic};
 use ppml::train::bench::{StepBench, StepMode, time_steps};
@@ -227,9 +225,11 @@ fn accountant(args: &AccountantArgs) -> Result<()> {
     };
     let (q, steps, delta) = (args.sample_rate, args.steps, args.delta);
     let calibration = match args.epsilon {
-        Some(target) => Some(timed(&mut || {
-            calibrate_noise(args.accountant, q, steps, target, delta)
-        })?),
+        Some(target) => {
+            let started = Instant::now();
+            let c = privacy::calibrate(args.accountant, q, steps, target, delta)?;
+            Some((c, started.elapsed().as_secs_f64()))
+        }
         None => None,
     };
     let sigma = calibration.map_or_else(
@@ -237,7 +237,7 @@ fn accountant(args: &AccountantArgs) -> Result<()> {
             args.noise_multiplier
                 .expect("clap requires --noise-multiplier without --epsilon")
         },
-        |(s, _)| s,
+        |(c, _)| c.noise_multiplier,
     );
     let mech = SubsampledGaussian::new(q, sigma, steps)?;
     let (eps_pld, pld_seconds) = timed(&mut || privacy::epsilon(Accountant::Pld, &mech, delta))?;
@@ -256,6 +256,9 @@ fn accountant(args: &AccountantArgs) -> Result<()> {
                 "epsilon_rdp": rdp_seconds,
                 "calibration": calibration.map(|(_, t)| t),
             },
+            "calibration": {
+                "at_search_floor": calibration.map(|(c, _)| c.at_search_floor),
+            },
             "ppml_version": env!("CARGO_PKG_VERSION"),
         });
         let text = serde_json::to_string_pretty(&value).map_err(ReportError::from)?;
@@ -263,12 +266,20 @@ fn accountant(args: &AccountantArgs) -> Result<()> {
         return Ok(());
     }
     say!("Poisson-subsampled Gaussian: q = {q}, σ = {sigma:.4}, {steps} steps, δ = {delta:e}");
-    if let (Some(target), Some((_, t))) = (args.epsilon, calibration) {
-        say!(
-            "  calibrated: σ = {sigma:.4} is the smallest noise multiplier with ε ≤ {target} under {} ({:.2} s)",
-            args.accountant.as_str(),
-            t
-        );
+    if let (Some(target), Some((c, t))) = (args.epsilon, calibration) {
+        if c.at_search_floor {
+            say!(
+                "  calibrated: σ = {sigma:.4}, the search's lower end, already gives ε ≤ {target} under {} ({:.2} s); a smaller σ may too",
+                args.accountant.as_str(),
+                t
+            );
+        } else {
+            say!(
+                "  calibrated: σ = {sigma:.4} is the smallest noise multiplier with ε ≤ {target} under {} ({:.2} s)",
+                args.accountant.as_str(),
+                t
+            );
+        }
     }
     say!("  pld: ε = {eps_pld:.4} ({:.1} ms)", pld_seconds * 1e3);
     say!(

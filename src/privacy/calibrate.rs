@@ -11,17 +11,23 @@ use super::{Accountant, PrivacyError, SubsampledGaussian, epsilon_unchecked};
 pub const MAX_SIGMA: f64 = 1000.0;
 /// Smallest noise multiplier tried: below it the PLD grid becomes impractically large
 /// and no DP-SGD setting of interest lives there. If even this σ meets the target it is
-/// returned.
+/// returned, flagged [`Calibration::at_search_floor`]: it is then not the smallest σ.
 pub const MIN_SIGMA: f64 = 0.05;
 /// Width of the final bracket in σ.
 pub const SIGMA_TOLERANCE: f64 = 2e-4;
 
-/// The smallest noise multiplier σ (to within [`SIGMA_TOLERANCE`], rounded up) such that
-/// `steps` steps of DP-SGD with sample rate `q` are (`target_epsilon`, `delta`)-DP under
-/// `accountant`.
-///
-/// Errors if an argument is out of range, or if even σ = [`MAX_SIGMA`] does not reach
-/// the target.
+/// The noise multiplier [`calibrate`] found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Calibration {
+    /// σ: meets the target ε.
+    pub noise_multiplier: f64,
+    /// True when σ = [`MIN_SIGMA`], the search's lower end, already meets the target: then
+    /// σ is not the smallest noise that does (the search never looked below), and should
+    /// be presented as "σ = 0.05, the search's lower end, already gives ε ≤ target".
+    pub at_search_floor: bool,
+}
+
+/// [`calibrate`]'s σ alone, for callers that do not report whether it is at the floor.
 pub fn calibrate_noise(
     accountant: Accountant,
     q: f64,
@@ -29,6 +35,27 @@ pub fn calibrate_noise(
     target_epsilon: f64,
     delta: f64,
 ) -> Result<f64, PrivacyError> {
+    calibrate(accountant, q, steps, target_epsilon, delta).map(|c| c.noise_multiplier)
+}
+
+/// The smallest noise multiplier σ from [`MIN_SIGMA`] to [`MAX_SIGMA`] (to within
+/// [`SIGMA_TOLERANCE`], rounded up) such that `steps` steps of DP-SGD with sample rate
+/// `q` are (`target_epsilon`, `delta`)-DP under `accountant`.
+///
+/// Errors if an argument is out of range, if the target is ∞
+/// ([`PrivacyError::InfiniteEpsilon`]: any σ would do, so "the smallest" would be just
+/// the search floor), or if even σ = [`MAX_SIGMA`] does not reach the target. When σ =
+/// [`MIN_SIGMA`] already meets the target, [`Calibration::at_search_floor`] says so.
+pub fn calibrate(
+    accountant: Accountant,
+    q: f64,
+    steps: u64,
+    target_epsilon: f64,
+    delta: f64,
+) -> Result<Calibration, PrivacyError> {
+    if target_epsilon == f64::INFINITY {
+        return Err(PrivacyError::InfiniteEpsilon);
+    }
     if target_epsilon.is_nan() || target_epsilon <= 0.0 {
         return Err(PrivacyError::InvalidEpsilon(target_epsilon));
     }
@@ -53,15 +80,20 @@ pub fn calibrate_noise(
     };
     let (mut lo, mut hi);
     if meets(guess) {
-        // Walk down in 20% steps until the target is missed.
+        // Walk down in 20% steps until the target is missed, or the floor is met.
         hi = guess;
-        lo = (guess * 0.8).max(MIN_SIGMA);
-        while meets(lo) {
-            if lo <= MIN_SIGMA {
-                return Ok(MIN_SIGMA);
+        loop {
+            if hi <= MIN_SIGMA {
+                return Ok(Calibration {
+                    noise_multiplier: MIN_SIGMA,
+                    at_search_floor: true,
+                });
+            }
+            lo = (hi * 0.8).max(MIN_SIGMA);
+            if !meets(lo) {
+                break;
             }
             hi = lo;
-            lo = (lo * 0.8).max(MIN_SIGMA);
         }
     } else {
         // Walk up, doubling, until the target is met.
@@ -79,5 +111,8 @@ pub fn calibrate_noise(
         let mid = 0.5 * (lo + hi);
         if meets(mid) { hi = mid } else { lo = mid }
     }
-    Ok(hi)
+    Ok(Calibration {
+        noise_multiplier: hi,
+        at_search_floor: false,
+    })
 }

@@ -14,16 +14,24 @@
 //!
 //! Adjacency is add/remove-one, the sensitivity (clipping norm) is 1 and σ is the noise
 //! multiplier, as in Opacus.
+//!
+//! Every ε returned is ≥ 0 (a mechanism that is (ε', δ)-DP with ε' < 0 is (0, δ)-DP) and
+//! never NaN (a computation that fails reports ∞, the one bound that is always true).
+//! ε may be ∞; [`serialize_epsilon`] writes it to JSON as `"inf"`, not `null`.
 
 mod calibrate;
 mod ceiling;
+mod json;
 pub mod pld;
 pub mod rdp;
 pub(crate) mod special;
 mod spent;
 
-pub use calibrate::{MAX_SIGMA, MIN_SIGMA, SIGMA_TOLERANCE, calibrate_noise};
+pub use calibrate::{
+    Calibration, MAX_SIGMA, MIN_SIGMA, SIGMA_TOLERANCE, calibrate, calibrate_noise,
+};
 pub use ceiling::{AttackCeiling, attack_ceiling};
+pub use json::{epsilon_from_json, serialize_epsilon, serialize_optional_epsilon};
 pub use spent::PrivacySpent;
 
 /// Which accountant turns a noise multiplier and a number of steps into ε.
@@ -91,7 +99,8 @@ impl SubsampledGaussian {
 /// The ε for which `mech` is (ε, δ)-DP under `accountant`.
 ///
 /// May be `f64::INFINITY` (PLD: more than δ of the privacy loss is infinite, which takes
-/// extremely little noise). The fields of `mech` are public, so they are re-checked here.
+/// extremely little noise); never negative or NaN. The fields of `mech` are public, so
+/// they are re-checked here.
 pub fn epsilon(
     accountant: Accountant,
     mech: &SubsampledGaussian,
@@ -108,7 +117,7 @@ pub fn epsilon(
 
 /// [`epsilon`] for arguments the caller has validated.
 fn epsilon_unchecked(accountant: Accountant, q: f64, sigma: f64, steps: u64, delta: f64) -> f64 {
-    match accountant {
+    clamp_epsilon(match accountant {
         Accountant::Rdp => rdp::epsilon(q, sigma, steps, delta).0,
         Accountant::Pld => pld::epsilon(
             q,
@@ -117,6 +126,17 @@ fn epsilon_unchecked(accountant: Accountant, q: f64, sigma: f64, steps: u64, del
             delta,
             pld::DEFAULT_VALUE_DISCRETIZATION_INTERVAL,
         ),
+    })
+}
+
+/// An accountant's raw ε as a sound, reportable one: below 0 becomes 0 (any (ε', δ)-DP
+/// mechanism with ε' < 0 is (0, δ)-DP; RDP's conversion goes negative for large δ), and
+/// NaN becomes ∞ (`f64::max` would silently turn a NaN into the other operand).
+pub(crate) fn clamp_epsilon(eps: f64) -> f64 {
+    if eps.is_nan() {
+        f64::INFINITY
+    } else {
+        eps.max(0.0)
     }
 }
 
@@ -131,9 +151,15 @@ fn check_delta(delta: f64) -> Result<(), PrivacyError> {
 /// A privacy-accounting argument out of range, or a target no allowed noise reaches.
 #[derive(Debug, thiserror::Error)]
 pub enum PrivacyError {
-    /// Target ε not positive.
+    /// Target ε not positive (or NaN).
     #[error("target epsilon must be greater than 0, got {0}")]
     InvalidEpsilon(f64),
+    /// Target ε = ∞: every σ meets it, so there is no noise to calibrate.
+    #[error(
+        "target epsilon = inf needs no noise: omit --epsilon for non-private training, or \
+         give --noise-multiplier"
+    )]
+    InfiniteEpsilon,
     /// δ outside (0, 1).
     #[error("delta must be strictly between 0 and 1, got {0}")]
     InvalidDelta(f64),

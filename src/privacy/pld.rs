@@ -39,7 +39,11 @@ enum Adjacency {
     Add,
 }
 
-/// One step's privacy loss as a function of the noisy output x (decreasing in x).
+/// One step's privacy loss as a function of the noisy output (decreasing in it).
+///
+/// Everything is written in the standardised output `u = x/σ` and divided by σ once at a
+/// time, never through σ²: σ² overflows past 1.3e154 (and 0 × ∞ turns into NaN), while
+/// `1/σ`, `σ·u` and `(·)/σ` stay finite for every finite σ > 0 that is not absurdly small.
 struct Loss {
     q: f64,
     sigma: f64,
@@ -47,22 +51,25 @@ struct Loss {
 }
 
 impl Loss {
-    /// REMOVE: `L(x) = ln(1 − q + q e^{ℓ(x)})`, `ℓ(x) = (−½ − x)/σ²`;
-    /// ADD: `L(x) = −ln(1 − q + q e^{−ℓ(x)})`, `ℓ(x) = (½ − x)/σ²`.
-    fn at(&self, x: f64) -> f64 {
-        let s2 = self.sigma * self.sigma;
+    /// The loss at output `x = σu`. With `ℓ = (∓½ − x)/σ² = (∓1/(2σ) − u)/σ`,
+    /// REMOVE: `L = ln(1 − q + q e^{ℓ})`, `ℓ = −(1/(2σ) + u)/σ`;
+    /// ADD: `L = −ln(1 − q + q e^{−ℓ})`, `ℓ = (1/(2σ) − u)/σ`.
+    fn at(&self, u: f64) -> f64 {
+        let half_inv = 0.5 / self.sigma;
         let (ln_q, ln_1mq) = (self.q.ln(), (-self.q).ln_1p());
         match self.adjacency {
-            Adjacency::Remove => log_add(ln_q + (-0.5 - x) / s2, ln_1mq),
-            Adjacency::Add => -log_add(ln_q - (0.5 - x) / s2, ln_1mq),
+            Adjacency::Remove => log_add(ln_q - (half_inv + u) / self.sigma, ln_1mq),
+            Adjacency::Add => -log_add(ln_q - (half_inv - u) / self.sigma, ln_1mq),
         }
     }
 
     /// Exact δ(ε) of one step: with x(ε) the output where the loss equals ε,
     /// `δ = P(X ≤ x) − e^ε Q(X ≤ x)` because the loss exceeds ε exactly left of x.
+    /// Solving the loss for x gives `x = ∓½ − σ² ln(1 + r)`, i.e. the standardised
+    /// `u = ∓1/(2σ) − σ ln(1 + r)`; if σ·ln(1 + r) overflows, u = ±∞ is the right limit.
     fn delta(&self, eps: f64) -> f64 {
         let (q, sigma) = (self.q, self.sigma);
-        let s2 = sigma * sigma;
+        let (half_inv, inv) = (0.5 / sigma, 1.0 / sigma);
         let d = match self.adjacency {
             Adjacency::Remove => {
                 // Losses never fall below ln(1 − q): there δ = 1 − e^ε.
@@ -70,9 +77,9 @@ impl Loss {
                 if r <= -1.0 {
                     return (-eps.exp_m1()).clamp(0.0, 1.0);
                 }
-                let x = -0.5 - s2 * r.ln_1p();
-                (1.0 - q) * normal_cdf(x / sigma) + q * normal_cdf((x + 1.0) / sigma)
-                    - (eps + log_normal_cdf(x / sigma)).exp()
+                let u = -half_inv - sigma * r.ln_1p();
+                (1.0 - q) * normal_cdf(u) + q * normal_cdf(u + inv)
+                    - (eps + log_normal_cdf(u)).exp()
             }
             Adjacency::Add => {
                 // Losses never exceed −ln(1 − q): there δ = 0.
@@ -80,12 +87,12 @@ impl Loss {
                 if r <= -1.0 {
                     return 0.0;
                 }
-                let x = 0.5 + s2 * r.ln_1p();
+                let u = half_inv + sigma * r.ln_1p();
                 let log_q_cdf = log_add(
-                    (-q).ln_1p() + log_normal_cdf(x / sigma),
-                    q.ln() + log_normal_cdf((x - 1.0) / sigma),
+                    (-q).ln_1p() + log_normal_cdf(u),
+                    q.ln() + log_normal_cdf(u - inv),
                 );
-                normal_cdf(x / sigma) - (eps + log_q_cdf).exp()
+                normal_cdf(u) - (eps + log_q_cdf).exp()
             }
         };
         d.clamp(0.0, 1.0)
@@ -95,12 +102,14 @@ impl Loss {
     /// ½e^-50 (shifted by the sensitivity on the side the mixture reaches), as
     /// dp-accounting's `connect_dots_bounds`; the cut mass ends up in the ∞ atom.
     fn bounds(&self) -> (f64, f64) {
-        let z = self.sigma * normal_quantile_from_log(LOG_MASS_TRUNCATION_BOUND + 0.5f64.ln());
-        let (lo_x, hi_x) = match self.adjacency {
-            Adjacency::Remove => (z - 1.0, -z),
-            Adjacency::Add => (z, 1.0 - z),
+        // In standardised outputs u = x/σ: the cut is at z, the sensitivity is 1/σ.
+        let z = normal_quantile_from_log(LOG_MASS_TRUNCATION_BOUND + 0.5f64.ln());
+        let inv = 1.0 / self.sigma;
+        let (lo_u, hi_u) = match self.adjacency {
+            Adjacency::Remove => (z - inv, -z),
+            Adjacency::Add => (z, inv - z),
         };
-        (self.at(hi_x), self.at(lo_x))
+        (self.at(hi_u), self.at(lo_u))
     }
 }
 
@@ -122,9 +131,15 @@ impl Pmf {
     /// and `P[∞] = δₙ`. None if the grid would exceed [`MAX_GRID`].
     fn connect_the_dots(loss: &Loss, d: f64) -> Option<Self> {
         let (eps_lo, eps_hi) = loss.bounds();
+        // An infinite (tiny σ) or NaN loss range fits no grid; `as i64` would saturate or
+        // turn NaN into 0 and build a wrong, optimistic one.
+        if !(eps_lo.is_finite() && eps_hi.is_finite()) {
+            return None;
+        }
         let (lower, upper) = ((eps_lo / d).floor() as i64, (eps_hi / d).ceil() as i64);
-        let n = usize::try_from(upper - lower + 1)
-            .ok()
+        let n = upper
+            .checked_sub(lower)
+            .and_then(|w| usize::try_from(w).ok()?.checked_add(1))
             .filter(|&n| n <= MAX_GRID)?;
         let mut deltas: Vec<f64> = (0..n)
             .map(|i| loss.delta((lower + i as i64) as f64 * d))
@@ -334,9 +349,10 @@ fn composed(q: f64, sigma: f64, steps: u64, interval: f64) -> Vec<Pmf> {
 /// ε(δ) of `steps` steps of DP-SGD with sample rate `q ∈ (0, 1]` and noise multiplier
 /// `sigma > 0`, on a loss grid of width `value_discretization_interval`.
 ///
-/// Pessimistic: never below the true ε by more than rounding. If the grid would exceed
-/// 2²² points (very small σ with many steps), the interval is doubled until it fits;
-/// if even a width of 1 does not fit, returns ∞.
+/// Pessimistic: never below the true ε by more than rounding, and never below 0. If the
+/// grid would exceed 2²² points (very small σ with many steps), the interval is doubled
+/// until it fits; if even a width of 1 does not fit, returns ∞. Any σ up to `f64::MAX` is
+/// fine: huge σ gives ε → 0 (the one-step loss is computed without ever forming σ²).
 pub fn epsilon(
     q: f64,
     sigma: f64,
@@ -348,8 +364,9 @@ pub fn epsilon(
     if pmfs.is_empty() {
         return f64::INFINITY;
     }
+    // A NaN must not vanish into the max (f64::max drops NaN): it is reported as ∞.
     pmfs.iter()
-        .map(|p| p.epsilon_for_delta(delta))
+        .map(|p| super::clamp_epsilon(p.epsilon_for_delta(delta)))
         .fold(0.0, f64::max)
 }
 
@@ -378,8 +395,10 @@ pub fn deltas(
         if pmfs.is_empty() {
             return 1.0;
         }
+        // As in `epsilon`: a NaN is no bound, so it reads as δ = 1.
         pmfs.iter()
             .map(|p| p.delta_for_epsilon(eps))
+            .map(|d| if d.is_nan() { 1.0 } else { d })
             .fold(0.0, f64::max)
     };
     epsilons.iter().map(|&eps| delta_at(eps)).collect()

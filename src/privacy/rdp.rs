@@ -15,6 +15,8 @@
 //! numbers agree with theirs to rounding. RDP composes additively over steps, and
 //! [`epsilon_from_rdp`] turns the curve into (ε, δ)-DP with Balle et al. (2020).
 
+use std::f64::consts::FRAC_1_SQRT_2;
+
 use super::special::{log_add, log_erfc, log_sub};
 
 /// Opacus's default orders: 1.1, 1.2, …, 10.9 then 12, 13, …, 63.
@@ -33,12 +35,15 @@ pub fn default_orders() -> Vec<f64> {
 ///
 /// `q = 0` releases pure noise (ε = 0); `q = 1` is the plain Gaussian mechanism,
 /// `ε(α) = α / (2σ²)`. Callers validate `q ∈ [0, 1]`, `σ > 0` and `α > 1`.
+///
+/// σ² is never formed (it overflows past σ ≈ 1.3e154, and `0 · ∞` then gives NaN):
+/// everything is divided by σ twice instead, so huge σ gives ε(α) → 0 as it should.
 pub fn rdp_single_step(q: f64, sigma: f64, alpha: f64) -> f64 {
     if q == 0.0 {
         return 0.0;
     }
     if q == 1.0 {
-        return alpha / (2.0 * sigma * sigma);
+        return alpha * 0.5 / sigma / sigma;
     }
     if alpha.is_infinite() {
         return f64::INFINITY;
@@ -48,13 +53,15 @@ pub fn rdp_single_step(q: f64, sigma: f64, alpha: f64) -> f64 {
     } else {
         log_a_frac(q, sigma, alpha)
     };
-    log_a / (alpha - 1.0)
+    // A Rényi divergence is ≥ 0; for huge σ, A_α = 1 + O(1/σ²) and rounding can put ln A_α
+    // a hair below 0. (A NaN is kept: `epsilon_from_rdp` skips it.)
+    let eps = log_a / (alpha - 1.0);
+    if eps < 0.0 { 0.0 } else { eps }
 }
 
 /// ln A_α for integer α: `logsumexp_k [ln C(α,k) + k ln q + (α−k) ln(1−q) + (k²−k)/(2σ²)]`.
 fn log_a_int(q: f64, sigma: f64, alpha: f64) -> f64 {
     let (ln_q, ln_1mq) = (q.ln(), (-q).ln_1p());
-    let two_var = 2.0 * sigma * sigma;
     let n = alpha as u64;
     let mut log_a = f64::NEG_INFINITY;
     // ln C(α, k), built up as ln C(α, k-1) + ln((α - k + 1) / k).
@@ -64,7 +71,7 @@ fn log_a_int(q: f64, sigma: f64, alpha: f64) -> f64 {
         if k > 0 {
             log_binom += ((alpha - kf + 1.0) / kf).ln();
         }
-        let term = log_binom + kf * ln_q + (alpha - kf) * ln_1mq + (kf * kf - kf) / two_var;
+        let term = log_binom + kf * ln_q + (alpha - kf) * ln_1mq + half_over_var(kf, sigma);
         log_a = log_add(log_a, term);
     }
     log_a
@@ -80,9 +87,9 @@ fn log_a_int(q: f64, sigma: f64, alpha: f64) -> f64 {
 /// series is cut once both new terms fall below e^-30 (relative error far below 1e-12).
 fn log_a_frac(q: f64, sigma: f64, alpha: f64) -> f64 {
     let (ln_q, ln_1mq) = (q.ln(), (-q).ln_1p());
-    let two_var = 2.0 * sigma * sigma;
-    let sqrt2_sigma = std::f64::consts::SQRT_2 * sigma;
-    let z0 = sigma * sigma * (1.0 / q - 1.0).ln() + 0.5;
+    // z₀/σ rather than z₀ = σ² ln(1/q − 1) + ½: the erfc arguments (i − z₀)/(√2σ) are
+    // (i/σ − z₀/σ)/√2, finite for every finite σ (and no ∞ · 0 at q = ½).
+    let z0_over_sigma = sigma * (1.0 / q - 1.0).ln() + 0.5 / sigma;
     let (mut log_a0, mut log_a1) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
     let (mut log_coef, mut coef_positive) = (0.0_f64, true);
     // Terms decay polynomially (like i^-(α+2)), so a few thousand iterations are typical
@@ -97,10 +104,10 @@ fn log_a_frac(q: f64, sigma: f64, alpha: f64) -> f64 {
         let j = alpha - fi;
         let log_t0 = log_coef + fi * ln_q + j * ln_1mq;
         let log_t1 = log_coef + j * ln_q + fi * ln_1mq;
-        let log_e0 = 0.5_f64.ln() + log_erfc((fi - z0) / sqrt2_sigma);
-        let log_e1 = 0.5_f64.ln() + log_erfc((z0 - j) / sqrt2_sigma);
-        let log_s0 = log_t0 + (fi * fi - fi) / two_var + log_e0;
-        let log_s1 = log_t1 + (j * j - j) / two_var + log_e1;
+        let log_e0 = 0.5_f64.ln() + log_erfc((fi / sigma - z0_over_sigma) * FRAC_1_SQRT_2);
+        let log_e1 = 0.5_f64.ln() + log_erfc((z0_over_sigma - j / sigma) * FRAC_1_SQRT_2);
+        let log_s0 = log_t0 + half_over_var(fi, sigma) + log_e0;
+        let log_s1 = log_t1 + half_over_var(j, sigma) + log_e1;
         if coef_positive {
             log_a0 = log_add(log_a0, log_s0);
             log_a1 = log_add(log_a1, log_s1);
@@ -113,6 +120,12 @@ fn log_a_frac(q: f64, sigma: f64, alpha: f64) -> f64 {
         }
     }
     log_add(log_a0, log_a1)
+}
+
+/// `(k² − k)/(2σ²)`, computed as `((k² − k)/σ)/σ/2` so that huge σ underflows to 0
+/// instead of overflowing σ² to ∞.
+fn half_over_var(k: f64, sigma: f64) -> f64 {
+    (k * k - k) / sigma / sigma * 0.5
 }
 
 /// RDP curve of `steps` composed steps at each of `orders` (RDP adds up under composition).
@@ -131,6 +144,10 @@ pub fn rdp_composed(q: f64, sigma: f64, steps: u64, orders: &[f64]) -> Vec<f64> 
 ///
 /// Orders whose ε is NaN are skipped; the first minimiser wins ties (as `np.nanargmin`).
 /// Returns (∞, NaN) when no order gives a number.
+///
+/// Unlike Opacus, ε is clamped at 0: for large δ the bound goes negative (q = 0.01, 10
+/// steps, σ = 100, δ = ½ gives −0.69), but (ε', δ)-DP with ε' < 0 is just (0, δ)-DP. The
+/// order reported is still the minimiser of the unclamped bound.
 pub fn epsilon_from_rdp(orders: &[f64], rdp: &[f64], delta: f64) -> (f64, f64) {
     let ln_delta = delta.ln();
     let mut best = (f64::INFINITY, f64::NAN);
@@ -140,7 +157,7 @@ pub fn epsilon_from_rdp(orders: &[f64], rdp: &[f64], delta: f64) -> (f64, f64) {
             best = (eps, a);
         }
     }
-    best
+    (super::clamp_epsilon(best.0), best.1)
 }
 
 /// (ε, best order) for `steps` steps of DP-SGD under Opacus's default orders.
@@ -191,6 +208,33 @@ mod tests {
                 rdp_single_step(q, sigma, a + 1.0),
             );
             assert!(lo <= mid && mid <= hi, "α={a}: {lo} {mid} {hi}");
+        }
+    }
+
+    #[test]
+    fn huge_noise_gives_finite_rdp_that_vanishes_like_one_over_sigma_squared() {
+        // σ² overflows from σ ≈ 1.34e154; at q = ½ the old z₀ = σ² ln(1/q − 1) was ∞ · 0.
+        for q in [0.01, 0.5, 0.9, 1.0] {
+            for sigma in [1e154, 1e155, 1e300, f64::MAX] {
+                for alpha in [1.5, 2.0, 10.5, 63.0] {
+                    let got = rdp_single_step(q, sigma, alpha);
+                    assert!(
+                        (0.0..1e-12).contains(&got),
+                        "q={q} σ={sigma} α={alpha}: {got}"
+                    );
+                }
+            }
+        }
+        // Where the value is still resolvable, it follows ε(α) ≈ α q² / (2σ²) (from
+        // A_α = 1 + C(α, 2) q² (e^{1/σ²} − 1) + …), for integer and fractional α alike.
+        let (q, sigma) = (0.5, 1e3);
+        for alpha in [1.5, 2.0, 2.5, 4.0] {
+            let want = alpha * q * q / (2.0 * sigma * sigma);
+            let got = rdp_single_step(q, sigma, alpha);
+            assert!(
+                (got - want).abs() <= 1e-3 * want,
+                "α={alpha}: {got} vs {want}"
+            );
         }
     }
 

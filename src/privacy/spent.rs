@@ -3,12 +3,16 @@
 
 use serde::Serialize;
 
-use super::{Accountant, PrivacyError, SubsampledGaussian, epsilon, rdp};
+use super::{Accountant, PrivacyError, SubsampledGaussian, clamp_epsilon, epsilon, rdp};
 
 /// The `privacy` block of `metrics.json` and of `ppml accountant --json`.
+///
+/// The ε fields may be ∞ (too little noise to bound anything) and are then written as
+/// `"inf"` (see [`serialize_epsilon`](super::serialize_epsilon)), never as `null`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PrivacySpent {
     /// ε under `accountant`: the guarantee this run claims.
+    #[serde(serialize_with = "super::serialize_epsilon")]
     pub epsilon: f64,
     /// δ.
     pub delta: f64,
@@ -21,10 +25,12 @@ pub struct PrivacySpent {
     /// The accountant behind `epsilon`.
     pub accountant: Accountant,
     /// ε under the RDP accountant (Opacus-compatible).
+    #[serde(serialize_with = "super::serialize_epsilon")]
     pub epsilon_rdp: f64,
     /// The RDP order that gave `epsilon_rdp`.
     pub rdp_order: f64,
     /// ε under the PLD accountant (dp-accounting-compatible, tighter).
+    #[serde(serialize_with = "super::serialize_epsilon")]
     pub epsilon_pld: f64,
 }
 
@@ -56,6 +62,8 @@ impl PrivacySpent {
         epsilon_pld: f64,
         (epsilon_rdp, rdp_order): (f64, f64),
     ) -> Self {
+        // Already sound if they come from this module; re-clamped for hand-made values.
+        let (epsilon_pld, epsilon_rdp) = (clamp_epsilon(epsilon_pld), clamp_epsilon(epsilon_rdp));
         Self {
             epsilon: match accountant {
                 Accountant::Rdp => epsilon_rdp,

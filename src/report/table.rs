@@ -97,6 +97,15 @@ fn pct(v: &Value) -> String {
         .map_or("–".into(), |x| format!("{:.2}%", 100.0 * x))
 }
 
+/// ε with `digits` decimals; written as the string "inf" when infinite.
+fn epsilon(v: &Value, digits: usize) -> String {
+    match crate::privacy::epsilon_from_json(v) {
+        Some(e) if e.is_infinite() => "∞".into(),
+        Some(e) => format!("{e:.digits$}"),
+        None => "–".into(),
+    }
+}
+
 fn num(v: &Value, digits: usize) -> String {
     v.as_f64().map_or("–".into(), |x| format!("{x:.digits$}"))
 }
@@ -168,7 +177,7 @@ fn mia_table(runs: &[Run]) -> String {
         let eps = if p.is_null() {
             "non-private".to_string()
         } else {
-            format!("ε = {}", num(&p["epsilon"], 2))
+            format!("ε = {}", epsilon(&p["epsilon"], 2))
         };
         let quick = if m["quick"] == Value::Bool(true) {
             " (quick)"
@@ -245,7 +254,7 @@ fn train_table(runs: &[Run]) -> String {
             (
                 format!(
                     "{} ({}){note}",
-                    num(&p["epsilon"], 3),
+                    epsilon(&p["epsilon"], 3),
                     p["accountant"].as_str().unwrap_or("?")
                 ),
                 num(&p["noise_multiplier"], 4),
