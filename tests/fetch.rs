@@ -385,3 +385,213 @@ fn cli_fetch_from_an_unreachable_mirror_exits_2_and_writes_nothing() {
     let left = listing(&tmp.path().join("emnist-letters"));
     assert!(left.iter().all(|f| !f.contains("idx")), "{left:?}");
 }
+
+#[test]
+fn a_failed_fetch_removes_every_folder_it_created_and_only_those() {
+    let spec = tiny_spec(DatasetName::EmnistLetters);
+    let (_, source) = emnist_zip(&spec);
+    let source = source(&format!("http://127.0.0.1:{}/gzip.zip", closed_port()));
+    let tmp = tempfile::tempdir().unwrap();
+    let existing = tmp.path().join("existing");
+    std::fs::create_dir(&existing).unwrap();
+    let dest = existing.join("a/b/emnist-letters");
+    let err = fetch_from(&source, &spec, &dest, &Progress::hidden()).unwrap_err();
+    assert!(
+        matches!(err, DataError::Fetch(FetchError::Download { .. })),
+        "{err}"
+    );
+    assert!(existing.is_dir(), "a folder that was there stays");
+    assert_eq!(
+        listing(&existing),
+        Vec::<String>::new(),
+        "a/ and a/b/ are gone"
+    );
+}
+
+#[test]
+fn a_checksum_failure_removes_the_folders_it_created() {
+    let spec = tiny_spec(DatasetName::EmnistLetters);
+    let (zip, source) = emnist_zip(&spec);
+    let base = serve(vec![("/gzip.zip".into(), zip)], 1);
+    let mut source = source(&format!("{base}/gzip.zip"));
+    if let Source::Zip { members, .. } = &mut source {
+        members[0].1 = Some("00".repeat(32));
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("new/emnist-letters");
+    let err = fetch_from(&source, &spec, &dest, &Progress::hidden()).unwrap_err();
+    assert!(matches!(err, DataError::ChecksumMismatch { .. }), "{err}");
+    assert_eq!(listing(tmp.path()), Vec::<String>::new());
+}
+
+#[test]
+fn a_mirror_serving_a_gzip_bomb_is_cut_off_at_the_published_size() {
+    // The images file is a valid 3-image IDX followed by 256 MiB of zeros (concatenated gzip
+    // members of 1 MiB, ~260 KB in all). Neither the download nor the check reads past what
+    // the published file can hold.
+    let spec = tiny_spec(DatasetName::Mnist);
+    let mut raw = tiny_idx();
+    raw[1] = IdxArray {
+        dims: vec![3],
+        values: vec![0, 4, 9],
+    }
+    .to_bytes();
+    raw[3] = IdxArray {
+        dims: vec![2],
+        values: vec![1, 8],
+    }
+    .to_bytes();
+    let (mut routes, source) = files_source(&spec, &raw);
+    let zeros = gzip(&vec![0u8; 1 << 20]);
+    for _ in 0..256 {
+        routes[0].1.extend_from_slice(&zeros);
+    }
+    let Source::Files { files, .. } = source else {
+        unreachable!()
+    };
+    let base = format!("{}/mirror/", serve(routes, 4));
+    let source = Source::Files {
+        base_url: base.clone(),
+        files: files.map(|(name, _)| (name, None)),
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("mnist");
+    let start = Instant::now();
+    let err = fetch_from(&source, &spec, &dest, &Progress::hidden()).unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(matches!(err, DataError::TooLarge { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("{base}train-images-idx3-ubyte.gz")),
+        "{err}"
+    );
+    assert!(!dest.exists());
+}
+
+#[test]
+fn a_destination_under_a_file_is_reported_as_unwritable() {
+    let spec = tiny_spec(DatasetName::Mnist);
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("file");
+    std::fs::write(&file, b"not a folder").unwrap();
+    let dest = file.join("x/mnist");
+    // Nothing is downloaded: the folder is made before any request.
+    let source = Source::Files {
+        base_url: format!("http://127.0.0.1:{}/", closed_port()),
+        files: std::array::from_fn(|i| (spec.files[i].name.to_string(), None)),
+    };
+    let err = fetch_from(&source, &spec, &dest, &Progress::hidden()).unwrap_err();
+    assert!(matches!(err, DataError::Unwritable { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!(
+            "cannot create or write the destination folder {}",
+            dest.display()
+        )),
+        "{msg}"
+    );
+    assert!(msg.contains("--data-dir"), "{msg}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"not a folder");
+}
+
+/// `ppml data fetch ARGS…`, with no inherited data folder.
+fn ppml_fetch(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::cargo_bin("ppml")
+        .unwrap()
+        .env_remove("PPML_DATA_DIR")
+        .args(["--quiet", "data", "fetch"])
+        .args(args)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn cli_fetch_into_an_unwritable_folder_says_so_and_names_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("file");
+    std::fs::write(&file, b"").unwrap();
+    // A parent that is a regular file fails even as root; so does /proc.
+    let under_file = file.join("x");
+    for data_dir in [under_file.to_str().unwrap(), "/proc/x"] {
+        let (code, stderr) = ppml_fetch(&["mnist", "--data-dir", data_dir]);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "cannot create or write the destination folder {data_dir}/mnist"
+            )),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("cannot read"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    assert!(!Path::new("/proc/x").exists());
+}
+
+#[test]
+fn cli_fetch_from_an_unreachable_mirror_removes_the_folders_it_made() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{}/gzip.zip", closed_port());
+    let data_dir = tmp.path().join("new/deeper");
+    let (code, stderr) = ppml_fetch(&[
+        "emnist-letters",
+        "--url",
+        &url,
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(listing(tmp.path()), Vec::<String>::new(), "{stderr}");
+    for hint in [
+        "offline",
+        "`ppml data fetch emnist-letters --url MIRROR`",
+        "add `--dataset fashion-mnist` to the command",
+        "download https://biometrics.nist.gov/cs_links/EMNIST/gzip.zip (on any machine",
+        &format!("into {}/emnist-letters/", data_dir.display()),
+        &format!(
+            "`ppml data check emnist-letters --data-dir {}`",
+            data_dir.display()
+        ),
+    ] {
+        assert!(stderr.contains(hint), "lacks {hint:?}: {stderr}");
+    }
+}
+
+#[test]
+fn cli_run_offline_without_emnist_says_exactly_what_to_type() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let assert = crate::common::ppml(tmp.path())
+        .args([
+            "run",
+            "train",
+            "--offline",
+            "--dataset",
+            "emnist-letters",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    for hint in [
+        "ppml data fetch emnist-letters",
+        "add `--dataset fashion-mnist` to the command",
+        "apt-get install -y dataset-fashion-mnist",
+        "download https://biometrics.nist.gov/cs_links/EMNIST/gzip.zip (on any machine",
+        "gzip/emnist-letters-train-labels-idx1-ubyte.gz",
+        "into data/emnist-letters/ (or DIR/emnist-letters/ with --data-dir DIR)",
+        "then run `ppml data check emnist-letters`",
+    ] {
+        assert!(stderr.contains(hint), "lacks {hint:?}: {stderr}");
+    }
+    assert!(!stderr.contains("--url"), "{stderr}");
+}

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::idx::read_maybe_gzip;
+use super::idx::content_sha256;
 use super::registry::{Located, load_from, locate};
 use super::{DataError, DatasetName};
 
@@ -83,10 +83,12 @@ pub(crate) fn verify_checksums(
     location: &Located,
 ) -> Result<Vec<(String, FileCheck)>, DataError> {
     let mut out = Vec::new();
-    for (spec, path) in name.spec().files.iter().zip(&location.files) {
+    let dataset = name.spec();
+    for (i, (spec, path)) in dataset.files.iter().zip(&location.files).enumerate() {
         let verdict = match spec.sha256 {
             Some(expected) => {
-                let found = sha256_hex(&read_maybe_gzip(path)?);
+                // Streamed, and never past the published length.
+                let found = content_sha256(path, dataset.content_len(i))?;
                 if found != expected {
                     return Err(DataError::ChecksumMismatch {
                         path: path.clone(),

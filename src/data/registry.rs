@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::idx::read_idx;
+use super::idx::read_idx_checked;
 use super::{DataError, Dataset};
 
 /// Environment variable naming a folder of datasets.
@@ -201,6 +201,21 @@ static FASHION_MNIST: DatasetSpec = DatasetSpec {
     ],
 };
 
+impl DatasetSpec {
+    /// The length of file `i`'s uncompressed content when it holds the published split: the
+    /// header (images are rank 3, labels rank 1) and one byte per value.
+    pub fn content_len(&self, i: usize) -> u64 {
+        let count = self.files[i].count as u64;
+        let side = self.side as u64;
+        // Train images, train labels, test images, test labels.
+        if matches!(i, 0 | 2) {
+            4 + 4 * 3 + count * side * side
+        } else {
+            4 + 4 + count
+        }
+    }
+}
+
 /// The four files of a dataset found on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Located {
@@ -303,32 +318,39 @@ pub fn load_split(
     labels_path: &Path,
     expected: usize,
 ) -> Result<Dataset, DataError> {
-    let images = read_idx(images_path, 3)?;
-    let labels = read_idx(labels_path, 1)?;
+    // Each header is checked against the spec before its body is read, so a file declaring
+    // more than this dataset holds costs no allocation and no decompression.
+    let images = read_idx_checked(images_path, 3, |dims| {
+        let (n, rows, cols) = (dims[0], dims[1], dims[2]);
+        if rows != spec.side || cols != spec.side {
+            return Err(DataError::WrongImageSize {
+                path: images_path.to_path_buf(),
+                found: (rows, cols),
+                expected: spec.side,
+            });
+        }
+        if n > expected {
+            return Err(DataError::UnexpectedCount {
+                path: images_path.to_path_buf(),
+                found: n,
+                expected,
+                name: spec.name,
+            });
+        }
+        Ok(())
+    })?;
     let (n, rows, cols) = (images.dims[0], images.dims[1], images.dims[2]);
-    if rows != spec.side || cols != spec.side {
-        return Err(DataError::WrongImageSize {
-            path: images_path.to_path_buf(),
-            found: (rows, cols),
-            expected: spec.side,
-        });
-    }
-    if labels.dims[0] != n {
-        return Err(DataError::CountMismatch {
-            images: images_path.to_path_buf(),
-            image_count: n,
-            labels: labels_path.to_path_buf(),
-            label_count: labels.dims[0],
-        });
-    }
-    if n > expected {
-        return Err(DataError::UnexpectedCount {
-            path: images_path.to_path_buf(),
-            found: n,
-            expected,
-            name: spec.name,
-        });
-    }
+    let labels = read_idx_checked(labels_path, 1, |dims| {
+        if dims[0] != n {
+            return Err(DataError::CountMismatch {
+                images: images_path.to_path_buf(),
+                image_count: n,
+                labels: labels_path.to_path_buf(),
+                label_count: dims[0],
+            });
+        }
+        Ok(())
+    })?;
     let mut mapped = Vec::with_capacity(n);
     for (i, &raw) in labels.values.iter().enumerate() {
         let l = raw.wrapping_sub(spec.first_label);
@@ -489,5 +511,35 @@ mod tests {
         assert_eq!(dirs[0], Path::new("/x/fashion-mnist"));
         assert_eq!(dirs[1], Path::new("/x"));
         assert_eq!(dirs.last().unwrap(), Path::new(DEBIAN_FASHION_MNIST));
+    }
+
+    #[test]
+    fn a_header_declaring_more_than_the_dataset_is_rejected_unread() {
+        // 200,000 images (157 MB declared, more than EMNIST letters' 124,800) and no body: the
+        // count is refused from the header alone, not after inflating and finding it truncated.
+        let dir = tempfile::tempdir().unwrap();
+        let mut header = vec![0u8, 0, 8, 3];
+        for d in [200_000u32, 28, 28] {
+            header.extend_from_slice(&d.to_be_bytes());
+        }
+        let labels = IdxArray {
+            dims: vec![1],
+            values: vec![1],
+        };
+        let (ip, lp) = (dir.path().join("i"), dir.path().join("l"));
+        std::fs::write(&ip, header).unwrap();
+        std::fs::write(&lp, labels.to_bytes()).unwrap();
+        let err = load_split(&EMNIST_LETTERS, &ip, &lp, 124_800).unwrap_err();
+        assert!(
+            matches!(err, DataError::UnexpectedCount { found: 200_000, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn content_len_is_the_published_file_length() {
+        // EMNIST letters' train images: 16-byte header and 124,800 × 28 × 28 pixels.
+        assert_eq!(EMNIST_LETTERS.content_len(0), 16 + 124_800 * 784);
+        assert_eq!(EMNIST_LETTERS.content_len(3), 8 + 20_800);
     }
 }
