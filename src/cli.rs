@@ -254,10 +254,11 @@ pub struct FederatedArgs {
     /// Aggregation protocol.
     #[arg(long)]
     pub aggregation: Option<Aggregation>,
-    /// SecAgg threshold t [default: a majority].
+    /// SecAgg threshold t [default: a majority; unused by plain and additive].
     #[arg(long)]
     pub threshold: Option<usize>,
-    /// SecAgg+ neighbours per party [default: all pairs].
+    /// SecAgg neighbours per party: n − 1 is all pairs, an even k < n − 1 is SecAgg+
+    /// [default: all pairs].
     #[arg(long)]
     pub neighbours: Option<usize>,
     /// Parties that drop out of each round after computing their update.

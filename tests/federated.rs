@@ -1,6 +1,7 @@
 //! `ppml run federated` on the real-data fixture: the three protocols train the same model, a
 //! SecAgg round survives dropouts, and impossible settings exit 2.
 
+use crate::cli::rejects_run;
 use crate::common::{fixtures, metrics, ppml};
 
 fn federated(dir: &std::path::Path, name: &str, args: &[&str]) -> assert_cmd::assert::Assert {
@@ -45,6 +46,22 @@ fn every_protocol_trains_the_same_model_and_only_traffic_differs() {
     assert!(bytes(&runs[2]) > bytes(&runs[0]));
     assert_eq!(runs[2]["party_examples"].as_array().unwrap().len(), 4);
     assert_eq!(runs[2]["history"].as_array().unwrap().len(), 3);
+    // metrics.json holds the values used: plain has no threshold or graph (null), additive
+    // sharing needs all n = 4, SecAgg defaulted to a majority over all pairs (k = n − 1 = 3).
+    let used = |m: &serde_json::Value| {
+        (
+            m["config"]["threshold"].clone(),
+            m["config"]["neighbours"].clone(),
+        )
+    };
+    assert_eq!(
+        used(&runs[0]),
+        (serde_json::Value::Null, serde_json::Value::Null)
+    );
+    assert_eq!(used(&runs[1]), (4.into(), serde_json::Value::Null));
+    assert_eq!(used(&runs[2]), (3.into(), 3.into()));
+    assert_eq!(runs[2]["encoding"]["ring_bits"], 32);
+    assert!(runs[2]["encoding"]["step"].as_f64().unwrap() < 1e-8);
 }
 
 #[test]
@@ -52,6 +69,8 @@ fn secagg_rounds_survive_dropouts_and_additive_rounds_abort() {
     let dir = tempfile::tempdir().unwrap();
     federated(dir.path(), "drop", &["--parties", "5", "--dropouts", "2"]).success();
     let m = metrics(&dir.path().join("drop"));
+    assert_eq!(m["config"]["threshold"], 3, "{}", m["config"]);
+    assert_eq!(m["config"]["neighbours"], 4, "{}", m["config"]);
     for round in m["history"].as_array().unwrap() {
         assert_eq!(
             round["contributors"].as_array().unwrap().len(),
@@ -97,4 +116,130 @@ fn impossible_federated_settings_exit_2() {
         assert!(stderr.to_lowercase().contains(expect), "{args:?}: {stderr}");
         assert!(!dir.path().join("bad").exists());
     }
+}
+
+/// [`rejects_run`] for `ppml run federated` on the fixture, quick, with the MLP.
+fn rejects_federated(args: &[&str], expect: &str) {
+    let mut all = vec!["--dataset", "fashion-mnist", "--quick", "--model", "mlp"];
+    all.extend_from_slice(args);
+    rejects_run("federated", &all, expect);
+}
+
+/// A config file holding `text`, in a folder kept alive by the returned guard.
+fn config(text: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, text).unwrap();
+    let path = path.to_str().unwrap().to_string();
+    (dir, path)
+}
+
+#[test]
+fn zero_parties_is_blamed_on_parties_not_dropouts() {
+    rejects_federated(
+        &["--parties", "0"],
+        "invalid parties = 0: must be at least 1",
+    );
+    rejects_federated(
+        &["--parties", "0", "--aggregation", "plain"],
+        "invalid parties = 0: must be at least 1",
+    );
+}
+
+#[test]
+fn bad_partition_parameters_are_named() {
+    for (text, expect) in [
+        (
+            "partition = { kind = \"shards\", per_party = 0 }",
+            "invalid partition.per_party = 0: must be at least 1",
+        ),
+        (
+            // 3 × 1000 shards, but --quick keeps 2,000 training examples.
+            "partition = { kind = \"shards\", per_party = 1000 }",
+            "3 parties × partition.per_party = 1000 = 3000 label shards",
+        ),
+        (
+            "partition = { kind = \"dirichlet\", alpha = 0.0 }",
+            "invalid partition.alpha = 0",
+        ),
+        (
+            "partition = { kind = \"dirichlet\", alpha = -1.5 }",
+            "invalid partition.alpha = -1.5",
+        ),
+        (
+            "partition = { kind = \"dirichlet\", alpha = nan }",
+            "invalid partition.alpha = NaN",
+        ),
+    ] {
+        let (_guard, path) = config(text);
+        rejects_federated(&["--config", &path], expect);
+    }
+    let (_guard, path) = config("partition = { kind = \"shards\", per_party = 1000 }");
+    rejects_federated(&["--config", &path], "2000 training examples");
+}
+
+#[test]
+fn a_clip_range_the_encoding_cannot_carry_exits_2() {
+    for (range, expect) in [
+        ("1e-300", "clip_range = 1e-300 is too small"),
+        ("1e300", "clip_range = 1e300 is too large"),
+        ("1e8", "clip_range = 1e8 is too large"),
+    ] {
+        let (_guard, path) = config(&format!("clip_range = {range}"));
+        rejects_federated(&["--config", &path], expect);
+        // The message states the usable range for the 3 default parties.
+        rejects_federated(
+            &["--config", &path],
+            "usable clip_range is 8.415e-30 to 7.158e6",
+        );
+    }
+}
+
+#[test]
+fn one_party_is_ordinary_training_in_plain_and_refused_by_secure_aggregation() {
+    let dir = tempfile::tempdir().unwrap();
+    federated(
+        dir.path(),
+        "one",
+        &["--parties", "1", "--aggregation", "plain", "--rounds", "1"],
+    )
+    .success();
+    let m = metrics(&dir.path().join("one"));
+    assert_eq!(m["party_examples"].as_array().unwrap().len(), 1);
+    assert!(m["config"]["threshold"].is_null(), "{}", m["config"]);
+    for agg in ["additive", "secagg"] {
+        rejects_federated(
+            &["--parties", "1", "--aggregation", agg],
+            &format!("invalid parties = 1: aggregation = {agg} with a single party hides nothing"),
+        );
+    }
+}
+
+#[test]
+fn a_batch_larger_than_a_party_shard_exits_2() {
+    // --quick keeps 2,000 examples: IID shards of 667, 667 and 666.
+    rejects_federated(
+        &["--parties", "3", "--batch-size", "667"],
+        "invalid batch_size = 667: larger than party 2's shard (666 examples",
+    );
+    rejects_federated(
+        &[
+            "--parties",
+            "3",
+            "--batch-size",
+            "700",
+            "--algorithm",
+            "fed-sgd",
+        ],
+        "party 2's shard (666 examples",
+    );
+}
+
+#[test]
+fn an_aborted_round_counts_one_party_in_the_singular() {
+    // SecAgg with 3 parties defaults to t = 2; two dropouts leave one.
+    rejects_federated(
+        &["--parties", "3", "--dropouts", "2"],
+        "only 1 party left at masked-input, below the threshold t = 2",
+    );
 }

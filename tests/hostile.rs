@@ -516,3 +516,23 @@ fn every_result_records_its_command_code_and_data() {
         assert!(p["git_dirty"].is_boolean(), "{p}");
     }
 }
+
+#[test]
+fn calibration_neither_accepts_an_infinite_target_nor_calls_its_floor_a_minimum() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = ["accountant", "--sample-rate", "0.01", "--steps", "100"];
+    let (code, stderr) = exit_of(dir.path(), &[&base[..], &["--epsilon", "inf"]].concat());
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("needs no noise"), "{stderr}");
+    let out = ppml(dir.path())
+        .args(base)
+        .args(["--epsilon", "1e300", "--accountant", "rdp"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout.contains("the search's lower end") && !stdout.contains("smallest"),
+        "{stdout}"
+    );
+}

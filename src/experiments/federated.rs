@@ -15,14 +15,19 @@ use serde::{Deserialize, Serialize};
 use super::train::{DataSummary, limit};
 use super::{ResultHeader, RunContext};
 use crate::Result;
-use crate::config::{ConfigError, at_least_one, positive};
+use crate::config::{ConfigError, at_least_one, count_in, positive};
 use crate::data::DatasetName;
 use crate::device::Backend;
 use crate::fl::federated::{Algorithm, FederatedOptions, Party, RoundRecord, run_round};
-use crate::fl::{Aggregation, Partition, SecAggParams, Session, split_among_parties};
+use crate::fl::{
+    Aggregation, FixedPoint, Partition, RingWord, SecAggParams, Session, split_among_parties,
+};
 use crate::model::{Activation, Classifier, ModelConfig, ModelKind};
-use crate::report::write_json_atomic;
+use crate::report::METRICS;
 use crate::train::{Evaluation, evaluate};
+
+/// Most rounds (and local steps per round) a run may ask for.
+const MAX_ROUNDS: usize = 1_000_000;
 
 /// Everything that defines a federated run (one flat TOML table; unknown keys are errors).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,7 +49,8 @@ pub struct FederatedConfig {
     pub cnn_channels: [usize; 2],
     /// CNN hidden dense width.
     pub cnn_dense: usize,
-    /// Number of parties n.
+    /// Number of parties n (at least 1; at least 2 for `additive` and `secagg`, where a sum of
+    /// one update is that update).
     pub parties: usize,
     /// How the training set is dealt to the parties (`{ kind = "iid" }`,
     /// `{ kind = "shards", per_party = 2 }`, `{ kind = "dirichlet", alpha = 0.5 }`).
@@ -61,11 +67,22 @@ pub struct FederatedConfig {
     pub lr: f64,
     /// `plain`, `additive` or `secagg`.
     pub aggregation: Aggregation,
-    /// SecAgg threshold t (default: a majority, ⌊n/2⌋ + 1).
+    /// SecAgg threshold t (default: a majority of the share holders, ⌊h/2⌋ + 1, h = n for all
+    /// pairs and k + 1 with SecAgg+). `metrics.json` holds the threshold used: with `secagg`
+    /// the given or defaulted t; with `additive` n, since n-of-n sharing needs every party
+    /// whatever t says; with `plain` null, since no threshold applies (any survivor's update
+    /// is summed). A t given with `plain` or `additive` is ignored.
     pub threshold: Option<usize>,
-    /// SecAgg+ neighbours per party (default: all pairs).
+    /// SecAgg neighbours per party k: n − 1 (the default) masks all pairs; an even k from 2 to
+    /// n − 2 gives SecAgg+'s sparse ring graph. `metrics.json` holds the k used: n − 1 when
+    /// defaulted, null under `plain` and `additive`, which have no graph (a k given with them
+    /// is ignored).
     pub neighbours: Option<usize>,
-    /// Update coordinates are clipped to [−clip_range, clip_range] before encoding.
+    /// Update coordinates are clipped to [−clip_range, clip_range] before encoding. The
+    /// fixed-point step is clip_range / units, where units ≈ 2^31 / n leaves headroom for the sum
+    /// of n parties in Z_2^32. The range must make that step no coarser than
+    /// [`MAX_UPDATE_STEP`](crate::fl::encoding::MAX_UPDATE_STEP) = 0.01, or updates round to zero,
+    /// and no finer than the smallest normal f32: about 8.4e-30 to 7.2e6 for 3 parties.
     pub clip_range: f64,
     /// Parties that drop out of each round after computing their update.
     pub dropouts_per_round: usize,
@@ -120,22 +137,145 @@ impl FederatedConfig {
         self
     }
 
-    /// Checks what can be checked before the data is loaded.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        at_least_one("rounds", self.rounds)?;
-        at_least_one("local_steps", self.local_steps)?;
+    /// Checks what can be checked before the data is loaded: every check that needs only the
+    /// config, so that a bad setting exits 2 before anything is trained. The number of parties
+    /// comes first, since every other check (dropouts, thresholds, the encoding) depends on it.
+    pub fn validate(&self) -> Result<()> {
+        let n = at_least_one("parties", self.parties)?;
+        count_in("rounds", self.rounds, MAX_ROUNDS)?;
+        count_in("local_steps", self.local_steps, MAX_ROUNDS)?;
         at_least_one("batch_size", self.batch_size)?;
         positive("lr", self.lr)?;
         positive("clip_range", self.clip_range)?;
-        if self.dropouts_per_round >= self.parties {
+        let aggregation = self.aggregation.as_str();
+        if n < 2 && self.aggregation != Aggregation::Plain {
+            return Err(ConfigError::invalid(
+                "parties",
+                n,
+                format!(
+                    "aggregation = {aggregation} with a single party hides nothing: the sum the \
+                     server learns is that party's update. Use at least 2 parties, or \
+                     aggregation = plain (one-party plain FL is ordinary training)"
+                ),
+            )
+            .into());
+        }
+        if self.dropouts_per_round >= n {
             return Err(ConfigError::invalid(
                 "dropouts_per_round",
                 self.dropouts_per_round,
-                format!("must leave some of the {} parties", self.parties),
-            ));
+                if n == 1 {
+                    "must leave the one party".to_string()
+                } else {
+                    format!("must leave at least one of the {n} parties")
+                },
+            )
+            .into());
+        }
+        self.partition.check()?;
+        FixedPoint::for_updates::<u32>(self.clip_range, n)?;
+        if self.aggregation == Aggregation::SecAgg {
+            // The vector length is not known before the model is built; 1 stands in for it
+            // (it only has to be non-zero).
+            self.secagg_params(1)?;
         }
         Ok(())
     }
+
+    /// The SecAgg neighbour count the masks use: k = n − 1 is all pairs (the complete graph,
+    /// the one (n − 1)-regular graph). The SecAgg+ ring takes only an even k from 2 to n − 2.
+    fn graph_neighbours(&self) -> Result<Option<usize>, ConfigError> {
+        let n = self.parties;
+        let all_pairs = n.saturating_sub(1);
+        match self.neighbours {
+            None => Ok(None),
+            Some(k) if k == all_pairs => Ok(None),
+            Some(k) if k >= 2 && k % 2 == 0 && k < all_pairs => Ok(Some(k)),
+            Some(k) => Err(ConfigError::invalid(
+                "neighbours",
+                k,
+                if n < 4 {
+                    format!(
+                        "must be n − 1 = {all_pairs} (all pairs): {n} parties leave no room for a sparse SecAgg+ graph"
+                    )
+                } else {
+                    format!(
+                        "must be n − 1 = {all_pairs} (all pairs, the default) or an even number from 2 to {} (SecAgg+)",
+                        n - 2
+                    )
+                },
+            )),
+        }
+    }
+
+    /// The SecAgg parameters for update vectors of `vector_len` words: t given or a majority of
+    /// the share holders.
+    fn secagg_params(&self, vector_len: usize) -> Result<SecAggParams> {
+        let graph = self.graph_neighbours()?;
+        let holders = graph.map_or(self.parties, |k| k + 1);
+        let threshold = self
+            .threshold
+            .unwrap_or_else(|| SecAggParams::majority(holders));
+        Ok(SecAggParams::from_parts(
+            self.parties,
+            threshold,
+            vector_len,
+            graph,
+        )?)
+    }
+
+    /// The aggregation parameters for update vectors of `vector_len` words (validated config).
+    fn aggregation_params(&self, vector_len: usize) -> Result<SecAggParams> {
+        match self.aggregation {
+            Aggregation::Plain | Aggregation::Additive => {
+                Ok(SecAggParams::every_party(self.parties, vector_len)?)
+            }
+            Aggregation::SecAgg => self.secagg_params(vector_len),
+        }
+    }
+
+    /// Replaces the threshold and neighbour count with those the run uses (see the fields'
+    /// docs), so that `metrics.json` records them. Config must be validated first. Returns a
+    /// config that validates again and runs the same protocol.
+    pub fn resolve_protocol(mut self) -> Result<Self> {
+        let n = self.parties;
+        (self.threshold, self.neighbours) = match self.aggregation {
+            Aggregation::Plain => (None, None),
+            Aggregation::Additive => (Some(n), None),
+            Aggregation::SecAgg => {
+                let params = self.secagg_params(1)?;
+                (
+                    Some(params.threshold()),
+                    Some(params.neighbours().unwrap_or(n - 1)),
+                )
+            }
+        };
+        Ok(self)
+    }
+}
+
+/// Errors unless every party's shard holds at least `batch_size` examples, naming the party with
+/// the smallest shard. The same rule as `ppml run train`: a batch larger than the data would be
+/// silently shrunk.
+fn check_batch_fits(batch_size: usize, party_examples: &[usize]) -> Result<(), ConfigError> {
+    let Some((party, &smallest)) = party_examples
+        .iter()
+        .enumerate()
+        .min_by_key(|&(id, &len)| (len, id))
+    else {
+        return Ok(());
+    };
+    if batch_size > smallest {
+        return Err(ConfigError::invalid(
+            "batch_size",
+            batch_size,
+            format!(
+                "larger than party {party}'s shard ({smallest} examples, the smallest of the {} shards); pick batch_size ≤ {smallest}",
+                party_examples.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `metrics.json` of `ppml run federated`.
@@ -154,6 +294,8 @@ pub struct FederatedReport {
     pub party_examples: Vec<usize>,
     /// Trainable parameters (the length of every update vector).
     pub parameters: usize,
+    /// The fixed-point code the updates were encoded with.
+    pub encoding: EncodingSummary,
     /// Test accuracy of the final global model.
     pub test_accuracy: f64,
     /// Test loss of the final global model.
@@ -164,6 +306,30 @@ pub struct FederatedReport {
     pub bytes_per_party_per_round: f64,
     /// Wall-clock seconds of the whole run.
     pub wall_seconds: f64,
+}
+
+/// The fixed-point code of a run: [`FixedPoint::for_updates`] for `clip_range` and n parties.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct EncodingSummary {
+    /// Bits of the ring words (the run encodes into Z_2^32).
+    pub ring_bits: u32,
+    /// Integer units per 1.0 of an update coordinate.
+    pub scale: f64,
+    /// The quantisation step, 1/scale (a party's rounding error is below one step).
+    pub step: f64,
+    /// The largest |encoded coordinate| of one party, ⌈clip_range · scale⌉.
+    pub max_abs: u64,
+}
+
+impl EncodingSummary {
+    fn new(code: &FixedPoint) -> Self {
+        Self {
+            ring_bits: <u32 as RingWord>::BITS,
+            scale: code.scale(),
+            step: code.step(),
+            max_abs: code.max_abs(),
+        }
+    }
 }
 
 /// A round and the global model's quality after it.
@@ -181,13 +347,19 @@ pub struct RoundResult {
 /// Runs the federated training and writes `metrics.json`.
 pub fn run(config: FederatedConfig, ctx: &mut RunContext) -> Result<FederatedReport> {
     let started = Instant::now();
+    // Validated as given, so that `--quick` never hides an invalid value, and again after.
+    config.validate()?;
     let config = config.resolve_quick();
     config.validate()?;
+    let config = config.resolve_protocol()?;
+    let code = FixedPoint::for_updates::<u32>(config.clip_range, config.parties)?;
+    let output = ctx.prepare_output(&[METRICS])?;
     let splits = ctx.load_dataset(config.dataset)?;
     let train_set = limit(&splits.train, config.train_limit);
     let test_set = limit(&splits.test, config.test_limit);
     let shards = split_among_parties(&train_set, config.parties, config.partition, &mut ctx.rng)?;
     let party_examples: Vec<usize> = shards.iter().map(|s| s.len()).collect();
+    check_batch_fits(config.batch_size, &party_examples)?;
     let mut parties: Vec<Party> = shards
         .into_iter()
         .enumerate()
@@ -204,14 +376,11 @@ pub fn run(config: FederatedConfig, ctx: &mut RunContext) -> Result<FederatedRep
         classes: train_set.classes(),
     };
     model_config.validate()?;
+    model_config.check_fits(config.batch_size, "batch_size")?;
     let ad_device = ctx.device.clone().autodiff();
     let mut global = Classifier::new(&model_config, &ad_device, &mut ctx.rng);
     let parameters = global.num_params();
-    let threshold = config.threshold.unwrap_or_else(|| {
-        SecAggParams::majority(config.neighbours.map_or(config.parties, |k| k + 1))
-    });
-    let params =
-        SecAggParams::from_parts(config.parties, threshold, parameters, config.neighbours)?;
+    let params = config.aggregation_params(parameters)?;
     let opts = FederatedOptions {
         algorithm: config.algorithm,
         local_steps: config.local_steps,
@@ -244,7 +413,7 @@ pub fn run(config: FederatedConfig, ctx: &mut RunContext) -> Result<FederatedRep
     bar.finish_and_clear();
     let last = history.last().expect("rounds >= 1 was validated");
     let report = FederatedReport {
-        header: ResultHeader::new("federated", config.dataset, config.seed, config.quick),
+        header: ctx.header("federated", config.dataset, config.seed, config.quick),
         privacy: None,
         data: DataSummary {
             train: train_set.len(),
@@ -254,6 +423,7 @@ pub fn run(config: FederatedConfig, ctx: &mut RunContext) -> Result<FederatedRep
         },
         party_examples,
         parameters,
+        encoding: EncodingSummary::new(&code),
         test_accuracy: last.test_accuracy,
         test_loss: last.test_loss,
         bytes_per_party_per_round: history.iter().map(|r| r.round.bytes_per_party).sum::<f64>()
@@ -262,6 +432,171 @@ pub fn run(config: FederatedConfig, ctx: &mut RunContext) -> Result<FederatedRep
         wall_seconds: started.elapsed().as_secs_f64(),
         config,
     };
-    write_json_atomic(&ctx.out_path("metrics.json"), &report)?;
+    let staged = output.stage()?;
+    staged.write_json(METRICS, &report)?;
+    staged.commit()?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(parties: usize, aggregation: Aggregation) -> FederatedConfig {
+        FederatedConfig {
+            parties,
+            aggregation,
+            ..FederatedConfig::default()
+        }
+    }
+
+    fn message(c: &FederatedConfig) -> String {
+        c.validate().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn parties_are_checked_before_anything_that_depends_on_them() {
+        // Used to read "invalid dropouts_per_round = 0: must leave some of the 0 parties".
+        for agg in [
+            Aggregation::Plain,
+            Aggregation::Additive,
+            Aggregation::SecAgg,
+        ] {
+            assert_eq!(
+                message(&config(0, agg)),
+                "invalid parties = 0: must be at least 1"
+            );
+        }
+    }
+
+    #[test]
+    fn one_party_is_plain_training_and_no_secure_aggregation() {
+        let plain = config(1, Aggregation::Plain);
+        plain.validate().unwrap();
+        let resolved = plain.resolve_protocol().unwrap();
+        assert_eq!((resolved.threshold, resolved.neighbours), (None, None));
+        let params = resolved.aggregation_params(10).unwrap();
+        assert_eq!(params.parties(), 1);
+        let mut drop = config(1, Aggregation::Plain);
+        drop.dropouts_per_round = 1;
+        let m = message(&drop);
+        assert!(!m.contains("secure"), "{m}");
+        assert!(m.contains("must leave the one party"), "{m}");
+        for agg in [Aggregation::Additive, Aggregation::SecAgg] {
+            let m = message(&config(1, agg));
+            assert!(
+                m.starts_with(&format!(
+                    "invalid parties = 1: aggregation = {} with a single party hides nothing",
+                    agg.as_str()
+                )),
+                "{m}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_protocol_values_used_are_the_ones_recorded() {
+        // All pairs: t = ⌊n/2⌋ + 1 and k = n − 1.
+        let secagg = config(4, Aggregation::SecAgg).resolve_protocol().unwrap();
+        assert_eq!((secagg.threshold, secagg.neighbours), (Some(3), Some(3)));
+        // The resolved config validates again and gives the same parameters.
+        secagg.validate().unwrap();
+        let params = secagg.aggregation_params(10).unwrap();
+        assert_eq!((params.threshold(), params.neighbours()), (3, None));
+        assert_eq!(
+            params,
+            config(4, Aggregation::SecAgg)
+                .aggregation_params(10)
+                .unwrap()
+        );
+        // SecAgg+ with k = 2 of 6: 3 holders, t = 2.
+        let sparse = FederatedConfig {
+            neighbours: Some(2),
+            ..config(6, Aggregation::SecAgg)
+        };
+        let sparse = sparse.resolve_protocol().unwrap();
+        assert_eq!((sparse.threshold, sparse.neighbours), (Some(2), Some(2)));
+        assert_eq!(sparse.aggregation_params(10).unwrap().neighbours(), Some(2));
+        // n − 1 odd is all pairs, not a refused odd SecAgg+ k.
+        let odd = FederatedConfig {
+            neighbours: Some(3),
+            ..config(4, Aggregation::SecAgg)
+        };
+        odd.validate().unwrap();
+        // Additive sharing needs every party; plain has no threshold. A given t is ignored.
+        let additive = FederatedConfig {
+            threshold: Some(2),
+            neighbours: Some(2),
+            ..config(3, Aggregation::Additive)
+        };
+        let additive = additive.resolve_protocol().unwrap();
+        assert_eq!((additive.threshold, additive.neighbours), (Some(3), None));
+        let plain = FederatedConfig {
+            threshold: Some(2),
+            ..config(3, Aggregation::Plain)
+        };
+        assert_eq!(plain.resolve_protocol().unwrap().threshold, None);
+    }
+
+    #[test]
+    fn bad_neighbour_counts_name_the_allowed_ones() {
+        let with = |n, k| FederatedConfig {
+            neighbours: Some(k),
+            ..config(n, Aggregation::SecAgg)
+        };
+        assert!(
+            message(&with(6, 3))
+                .contains("n − 1 = 5 (all pairs, the default) or an even number from 2 to 4")
+        );
+        assert!(message(&with(3, 1)).contains("must be n − 1 = 2 (all pairs)"));
+        // A huge k is refused, not an overflow.
+        assert!(message(&with(6, usize::MAX)).starts_with("invalid neighbours"));
+        // Plain has no graph, so a k it cannot use is not an error.
+        FederatedConfig {
+            neighbours: Some(usize::MAX),
+            threshold: Some(usize::MAX),
+            ..config(3, Aggregation::Plain)
+        }
+        .validate()
+        .unwrap();
+    }
+
+    #[test]
+    fn partition_and_clip_range_errors_name_their_keys() {
+        let shards = FederatedConfig {
+            partition: Partition::Shards { per_party: 0 },
+            ..FederatedConfig::default()
+        };
+        assert!(message(&shards).starts_with("invalid partition.per_party = 0"));
+        let alpha = FederatedConfig {
+            partition: Partition::Dirichlet { alpha: f64::NAN },
+            ..FederatedConfig::default()
+        };
+        assert!(message(&alpha).starts_with("invalid partition.alpha = NaN"));
+        for (range, expect) in [(1e-300, "too small"), (1e300, "too large")] {
+            let c = FederatedConfig {
+                clip_range: range,
+                ..FederatedConfig::default()
+            };
+            let m = message(&c);
+            assert!(
+                m.starts_with(&format!("clip_range = {range:e} is {expect}")),
+                "{m}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_batch_must_fit_the_smallest_shard() {
+        assert!(check_batch_fits(666, &[667, 667, 666]).is_ok());
+        assert_eq!(
+            check_batch_fits(667, &[667, 667, 666])
+                .unwrap_err()
+                .to_string(),
+            "invalid batch_size = 667: larger than party 2's shard (666 examples, the smallest of \
+             the 3 shards); pick batch_size ≤ 666"
+        );
+        let m = check_batch_fits(10, &[5, 3, 3]).unwrap_err().to_string();
+        assert!(m.contains("party 1's shard (3 examples"), "{m}");
+    }
 }

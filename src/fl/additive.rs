@@ -7,7 +7,7 @@
 //! through the server), adds up the shares it holds, and uploads only that partial sum
 //! p_v = Σ_u r_{u,v}. The server's Σ_v p_v = Σ_u x_u; any n − 1 partial sums are uniform, so
 //! the server learns the sum and nothing else. Every share is needed: one missing party aborts
-//! the round. Random shares are ChaCha20 keystreams of fresh seeds ([`prg`](crate::fl::prg)),
+//! the round. Random shares are ChaCha20 keystreams of fresh seeds ([`crate::fl::prg`]),
 //! sent expanded, as the textbook protocol sends ring vectors.
 
 use std::time::Instant;

@@ -197,7 +197,10 @@ pub struct RoundOutcome<W> {
 /// Runs one round of `aggregation` over the parties' encoded inputs (one per party, each of
 /// `params.vector_len()` words). `seed` drives every party's randomness and the server's
 /// (reproducible simulation); parties draw from disjoint ChaCha20 streams of it. Plain and
-/// additive aggregation use only n and the vector length of `params`, not t or k.
+/// additive aggregation use only n and the vector length of `params`, not t or k
+/// ([`SecAggParams::every_party`] makes such parameters, one party included). Additive sharing
+/// and SecAgg re-check that `params` could run SecAgg (n ≥ 2 above all), because a secure sum
+/// of one input is that input.
 pub fn aggregate<W: RingWord>(
     aggregation: Aggregation,
     params: &SecAggParams,
@@ -207,6 +210,9 @@ pub fn aggregate<W: RingWord>(
     seed: [u8; 32],
 ) -> Result<RoundOutcome<W>, SecAggError> {
     check_inputs(params, &inputs)?;
+    if aggregation != Aggregation::Plain {
+        params.check()?;
+    }
     match aggregation {
         Aggregation::Plain => plain::run_round(params, inputs, dropouts),
         Aggregation::Additive => additive::run_round(params, inputs, dropouts, seed),
@@ -321,6 +327,31 @@ mod tests {
         assert_ne!(a, party_rng(&seed, Purpose::Encoding, 1).next_u64());
         assert_ne!(a, party_rng(&seed, Purpose::SecAggClient, 0).next_u64());
         assert_eq!(a, party_rng(&seed, Purpose::Encoding, 0).next_u64());
+    }
+
+    #[test]
+    fn one_party_sums_in_plain_but_not_under_a_secure_protocol() {
+        let params = SecAggParams::every_party(1, 2).unwrap();
+        let s = Session::new([0; 16], 0);
+        let run = |aggregation| {
+            aggregate(
+                aggregation,
+                &params,
+                s,
+                vec![vec![3u32, 4]],
+                &Dropouts::none(),
+                [0; 32],
+            )
+            .map(|o| o.sum)
+        };
+        assert_eq!(run(Aggregation::Plain), Ok(vec![3, 4]));
+        for secure in [Aggregation::Additive, Aggregation::SecAgg] {
+            assert_eq!(
+                run(secure),
+                Err(SecAggError::TooFewParties { parties: 1 }),
+                "{secure:?}"
+            );
+        }
     }
 
     #[test]

@@ -24,6 +24,26 @@ const MAX_EXACT: u64 = 1 << 52;
 /// Coordinates per parallel rounding task (one ChaCha20 stream each).
 const ENCODE_CHUNK: usize = 4096;
 
+/// The coarsest quantisation step (1/scale) accepted for model updates
+/// ([`FixedPoint::for_updates`]).
+///
+/// The step is clip_range / units, where units ≈ 2^(k−1)/n is what one party may use so that
+/// the sum of n encodings does not wrap. A large clip_range therefore coarsens the step,
+/// whatever the updates are. The coordinates of a gradient or a FedAvg model change are far
+/// below 1 (typically 1e-4 to 1e-1 for weights of order 1). Once the step is above 1e-2,
+/// stochastic rounding sends almost every such coordinate to 0 or ±step. That is still unbiased,
+/// but the rounding noise (a standard deviation of about √(|x|·step) per coordinate) then
+/// swamps the update, and the run learns nothing: with clip_range = 1e300 every update decodes
+/// to 0. Note that 1e-2 is far coarser than any sensible setting: for 3 parties in Z_2^32 it
+/// allows clip_range up to ≈ 7·10^6, and the default 1.0 gives a step of ≈ 1.4·10^-9.
+pub const MAX_UPDATE_STEP: f64 = 1e-2;
+
+/// The finest quantisation step accepted for model updates: the smallest normal f32. Updates
+/// come in as f32 and the decoded sum goes back as f32, so a finer step resolves nothing they
+/// can hold. Going to the extreme, a clip_range of 1e-300 makes the scale units / range
+/// overflow to infinity.
+pub const MIN_UPDATE_STEP: f64 = f32::MIN_POSITIVE as f64;
+
 /// A checked fixed-point code: clipping range and scale (units per 1.0).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FixedPoint {
@@ -56,12 +76,7 @@ impl FixedPoint {
         parties: usize,
         noise_margin: u64,
     ) -> Result<Self, SecAggError> {
-        if parties == 0 {
-            return Err(SecAggError::NoParties);
-        }
-        let budget = (W::max_signed().saturating_sub(noise_margin) / parties as u64)
-            .min(MAX_EXACT)
-            .saturating_sub(1);
+        let budget = Self::units::<W>(parties, noise_margin)?;
         if budget == 0 {
             return Err(SecAggError::Headroom {
                 parties,
@@ -73,6 +88,63 @@ impl FixedPoint {
         let code = Self::new(range, budget as f64 / range)?;
         code.check_headroom::<W>(parties, noise_margin)?;
         Ok(code)
+    }
+
+    /// The integer units one party's code may give the whole clipping range so that the sum of
+    /// `parties` encodings plus `noise_margin` fits W without wrapping (0: no room at all).
+    fn units<W: RingWord>(parties: usize, noise_margin: u64) -> Result<u64, SecAggError> {
+        if parties == 0 {
+            return Err(SecAggError::NoParties);
+        }
+        Ok(
+            (W::max_signed().saturating_sub(noise_margin) / parties as u64)
+                .min(MAX_EXACT)
+                .saturating_sub(1),
+        )
+    }
+
+    /// The clipping ranges [min, max] whose finest code for `parties` parties in W can carry
+    /// model updates: the step range/units must lie within [`MIN_UPDATE_STEP`] and
+    /// [`MAX_UPDATE_STEP`].
+    pub fn update_ranges<W: RingWord>(parties: usize) -> Result<(f64, f64), SecAggError> {
+        let units = Self::units::<W>(parties, 0)? as f64;
+        Ok((MIN_UPDATE_STEP * units, MAX_UPDATE_STEP * units))
+    }
+
+    /// [`FixedPoint::finest`] for model updates (no DP noise): it refuses a `range` that gives
+    /// a step outside [`MIN_UPDATE_STEP`]..=[`MAX_UPDATE_STEP`]. Those ranges still make a valid
+    /// code, but one that cannot represent an update.
+    pub fn for_updates<W: RingWord>(range: f64, parties: usize) -> Result<Self, SecAggError> {
+        if !(range.is_finite() && range > 0.0) {
+            return Err(SecAggError::BadEncoding {
+                what: "range",
+                value: range,
+            });
+        }
+        let units = Self::units::<W>(parties, 0)?;
+        // No units at all (n ≥ 2^(k−1)) is a headroom problem, whatever the range.
+        if units > 0 {
+            // Compared as ranges, not steps, so that the bounds `update_ranges` reports are
+            // themselves accepted (range / units need not round back to the step exactly).
+            let (min, max) = Self::update_ranges::<W>(parties)?;
+            if range < min {
+                return Err(SecAggError::ClipRangeTooSmall {
+                    range,
+                    parties,
+                    bits: W::BITS,
+                    units,
+                });
+            }
+            if range > max {
+                return Err(SecAggError::ClipRangeTooLarge {
+                    range,
+                    parties,
+                    bits: W::BITS,
+                    units,
+                });
+            }
+        }
+        Self::finest::<W>(range, parties, 0)
     }
 
     /// The clipping range.
@@ -247,6 +319,55 @@ mod tests {
         assert!(code.max_abs() * 11 > u32::max_signed() / 2);
         let code64 = FixedPoint::finest::<u64>(4.0, 10, 0).unwrap();
         assert!(code64.scale() > code.scale());
+    }
+
+    #[test]
+    fn update_codes_refuse_ranges_whose_step_cannot_carry_an_update() {
+        // 3 parties in Z_2^32: (2^31 − 1) / 3 − 1 = 715,827,881 units per party.
+        let (min, max) = FixedPoint::update_ranges::<u32>(3).unwrap();
+        assert_eq!(max, MAX_UPDATE_STEP * 715_827_881.0);
+        assert!((max - 7_158_278.81).abs() < 1e-6);
+        assert_eq!(min, f32::MIN_POSITIVE as f64 * 715_827_881.0);
+        let ok = FixedPoint::for_updates::<u32>(1.0, 3).unwrap();
+        assert_eq!(ok, FixedPoint::finest::<u32>(1.0, 3, 0).unwrap());
+        assert!(FixedPoint::for_updates::<u32>(max, 3).is_ok());
+        assert!(FixedPoint::for_updates::<u32>(min, 3).is_ok());
+        // 1e-300 made finest() fail with "scale (got inf)"; 1e300 made a code that encodes
+        // every update to 0.
+        let tiny = FixedPoint::for_updates::<u32>(1e-300, 3).unwrap_err();
+        assert!(matches!(
+            tiny,
+            SecAggError::ClipRangeTooSmall {
+                units: 715_827_881,
+                ..
+            }
+        ));
+        let msg = tiny.to_string();
+        assert!(msg.starts_with("clip_range = 1e-300 is too small"), "{msg}");
+        assert!(msg.contains("inf units per 1.0"), "{msg}");
+        assert!(
+            msg.contains("usable clip_range is 8.415e-30 to 7.158e6"),
+            "{msg}"
+        );
+        let huge = FixedPoint::for_updates::<u32>(1e300, 3).unwrap_err();
+        assert!(matches!(
+            huge,
+            SecAggError::ClipRangeTooLarge { parties: 3, .. }
+        ));
+        assert!(huge.to_string().contains("exceeds 0.01"), "{huge}");
+        assert!(FixedPoint::for_updates::<u32>(max * 1.01, 3).is_err());
+        // One party is singular, and more parties shrink the usable range.
+        let one = FixedPoint::for_updates::<u32>(1e300, 1)
+            .unwrap_err()
+            .to_string();
+        assert!(one.contains("headroom for 1 party:"), "{one}");
+        let (_, max100) = FixedPoint::update_ranges::<u32>(100).unwrap();
+        assert!(max100 < max / 30.0);
+        assert!(FixedPoint::for_updates::<u32>(f64::NAN, 3).is_err());
+        assert_eq!(
+            FixedPoint::update_ranges::<u32>(0),
+            Err(SecAggError::NoParties)
+        );
     }
 
     #[test]

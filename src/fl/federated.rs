@@ -54,7 +54,8 @@ pub struct FederatedOptions {
     pub lr: f64,
     /// The protocol that sums the updates.
     pub aggregation: Aggregation,
-    /// SecAgg parameters (n, t, vector length, neighbours).
+    /// SecAgg parameters (n, t, vector length, neighbours); for plain and additive aggregation
+    /// those of [`SecAggParams::every_party`].
     pub params: SecAggParams,
     /// Each update coordinate is clipped to [−range, range] before the fixed-point encoding.
     pub clip_range: f64,
@@ -178,7 +179,9 @@ pub fn run_round(
         .fold(Dropouts::none(), |d, &p| {
             d.silent_from(p, Phase::MaskedInput)
         });
-    let code = FixedPoint::finest::<u32>(opts.clip_range, parties.len(), 0)?;
+    // for_updates, not finest: a clip range whose step cannot carry an update is an error,
+    // not a run that silently trains on zeros.
+    let code = FixedPoint::for_updates::<u32>(opts.clip_range, parties.len())?;
     let started = Instant::now();
     let (sum, outcome): (Vec<f32>, RoundOutcome<u32>) = secure_sum(
         opts.aggregation,

@@ -42,6 +42,12 @@ pub use traffic::Traffic;
 /// A party's index, `0..n`.
 pub type PartyId = usize;
 
+/// `n` and its noun, singular for one ("1 party", "3 parties"): every count in this module's
+/// messages goes through it, so none reads "1 parties".
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Why a federated round (or its set-up) could not run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SecAggError {
@@ -49,7 +55,9 @@ pub enum SecAggError {
     #[error("an aggregation round needs at least one party (got 0)")]
     NoParties,
     /// Secure aggregation of fewer than two parties would reveal the single input.
-    #[error("secure aggregation needs at least 2 parties (got {parties})")]
+    #[error(
+        "secure aggregation needs at least 2 parties (got {parties}): with one party the sum it reveals is that party's update, so it hides nothing"
+    )]
     TooFewParties {
         /// Parties asked for.
         parties: usize,
@@ -78,7 +86,8 @@ pub enum SecAggError {
     },
     /// A SecAgg+ neighbour count that does not give a k-regular ring graph.
     #[error(
-        "neighbours = {neighbours} is invalid for {parties} parties: it must be even, at least 2 and below the number of parties"
+        "neighbours = {neighbours} is invalid for {}: it must be even, at least 2 and below the number of parties",
+        count(*parties, "party", "parties")
     )]
     BadNeighbours {
         /// k.
@@ -123,7 +132,8 @@ pub enum SecAggError {
     },
     /// The sum of n encoded vectors could wrap around the ring.
     #[error(
-        "no headroom: {parties} parties × {max_abs} (range × scale, plus noise margin) exceeds the largest value of a {bits}-bit ring ({limit}); lower the scale or use 64-bit words"
+        "no headroom: {} × {max_abs} (range × scale, plus noise margin) exceeds the largest value of a {bits}-bit ring ({limit}); lower the scale or use 64-bit words",
+        count(*parties, "party", "parties")
     )]
     Headroom {
         /// n.
@@ -145,7 +155,8 @@ pub enum SecAggError {
     },
     /// Fewer than t parties are left: the round aborts without revealing anything.
     #[error(
-        "only {alive} parties left at {phase}, below the threshold t = {threshold}: the round is aborted"
+        "only {} left at {phase}, below the threshold t = {threshold}: the round is aborted",
+        count(*alive, "party", "parties")
     )]
     TooFewSurvivors {
         /// The phase at which the server (or a client) noticed.
@@ -156,7 +167,10 @@ pub enum SecAggError {
         threshold: usize,
     },
     /// A secret has fewer than t shares available (SecAgg+, or a direct Shamir call).
-    #[error("only {have} shares of {whose} secret, below the threshold t = {threshold}")]
+    #[error(
+        "only {} of {whose} secret, below the threshold t = {threshold}",
+        count(*have, "share", "shares")
+    )]
     TooFewShares {
         /// Shares available.
         have: usize,
@@ -226,20 +240,126 @@ pub enum SecAggError {
         /// The step.
         step: &'static str,
     },
-    /// A partition parameter out of range.
-    #[error("invalid {what} for splitting data among parties: {value}")]
+    /// A partition parameter out of range, named by its config key (`partition.per_party`,
+    /// `partition.alpha`) since that is where the user sets it.
+    #[error("invalid {what} = {value}: {reason}")]
     BadPartition {
-        /// The parameter.
+        /// The config key.
         what: &'static str,
-        /// The value given.
-        value: f64,
+        /// The value given, as written.
+        value: String,
+        /// Why it cannot be used.
+        reason: &'static str,
+    },
+    /// More label shards asked for than there are examples to cut them from.
+    #[error(
+        "{} × partition.per_party = {per_party} = {} label shards, but only {} to cut them from; lower partition.per_party or parties",
+        count(*parties, "party", "parties"),
+        (*parties as u128) * (*per_party as u128),
+        count(*examples, "training example", "training examples")
+    )]
+    TooFewForShards {
+        /// Examples.
+        examples: usize,
+        /// Parties.
+        parties: usize,
+        /// Shards per party.
+        per_party: usize,
+    },
+    /// A clipping range so small that the fixed-point step would leave what an f32 update can
+    /// hold (at the extreme the scale is infinite).
+    #[error(
+        "clip_range = {range:e} is too small for the fixed-point encoding into Z_2^{bits} with headroom for {}: its step, clip_range / {units} units = {:.3e}, is below the smallest normal f32 ({:.3e}), so the scale ({:.3e} units per 1.0) is beyond what the f32 updates resolve; the usable clip_range is {:.3e} to {:.3e}",
+        count(*parties, "party", "parties"),
+        range / *units as f64,
+        encoding::MIN_UPDATE_STEP,
+        *units as f64 / range,
+        encoding::MIN_UPDATE_STEP * *units as f64,
+        encoding::MAX_UPDATE_STEP * *units as f64
+    )]
+    ClipRangeTooSmall {
+        /// The clipping range.
+        range: f64,
+        /// n.
+        parties: usize,
+        /// Ring size in bits.
+        bits: u32,
+        /// Integer units one party's code has for the whole range (headroom for n included).
+        units: u64,
+    },
+    /// A clipping range so large that the step exceeds [`encoding::MAX_UPDATE_STEP`]: the
+    /// small coordinates of a model update would round to 0 or ±step, and nothing is learnt.
+    #[error(
+        "clip_range = {range:e} is too large for the fixed-point encoding into Z_2^{bits} with headroom for {}: its step, clip_range / {units} units = {:.3e}, exceeds {}, so stochastic rounding turns the coordinates of a model update (far below 1) into 0 or ±step and the run trains on rounding noise; the usable clip_range is {:.3e} to {:.3e}",
+        count(*parties, "party", "parties"),
+        range / *units as f64,
+        encoding::MAX_UPDATE_STEP,
+        encoding::MIN_UPDATE_STEP * *units as f64,
+        encoding::MAX_UPDATE_STEP * *units as f64
+    )]
+    ClipRangeTooLarge {
+        /// The clipping range.
+        range: f64,
+        /// n.
+        parties: usize,
+        /// Ring size in bits.
+        bits: u32,
+        /// Integer units one party's code has for the whole range (headroom for n included).
+        units: u64,
     },
     /// Fewer examples than parties to split them among.
-    #[error("cannot split {examples} examples among {parties} parties")]
+    #[error(
+        "cannot split {} among {}",
+        count(*examples, "example", "examples"),
+        count(*parties, "party", "parties")
+    )]
     TooFewExamples {
         /// Examples.
         examples: usize,
         /// Parties.
         parties: usize,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_in_messages_agree_with_their_noun() {
+        assert_eq!(count(1, "party", "parties"), "1 party");
+        assert_eq!(count(0, "party", "parties"), "0 parties");
+        let abort = SecAggError::TooFewSurvivors {
+            phase: Phase::MaskedInput,
+            alive: 1,
+            threshold: 2,
+        };
+        // It used to read "only 1 parties left".
+        assert_eq!(
+            abort.to_string(),
+            "only 1 party left at masked-input, below the threshold t = 2: the round is aborted"
+        );
+        let shares = SecAggError::TooFewShares {
+            have: 1,
+            threshold: 2,
+            whose: "party 3's".into(),
+        };
+        assert!(
+            shares
+                .to_string()
+                .starts_with("only 1 share of party 3's secret")
+        );
+        let split = SecAggError::TooFewExamples {
+            examples: 1,
+            parties: 2,
+        };
+        assert_eq!(split.to_string(), "cannot split 1 example among 2 parties");
+        let headroom = SecAggError::Headroom {
+            parties: 1,
+            max_abs: 5,
+            bits: 32,
+            limit: 4,
+        };
+        assert!(headroom.to_string().starts_with("no headroom: 1 party × 5"));
+    }
 }

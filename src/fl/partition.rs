@@ -37,6 +37,30 @@ pub enum Partition {
     },
 }
 
+impl Partition {
+    /// Checks the parameters that need no data: `per_party` ≥ 1, α finite and above 0. Errors
+    /// name the config keys (`partition.per_party`, `partition.alpha`).
+    pub fn check(&self) -> Result<(), SecAggError> {
+        match *self {
+            Partition::Iid => Ok(()),
+            Partition::Shards { per_party } if per_party == 0 => Err(SecAggError::BadPartition {
+                what: "partition.per_party",
+                value: per_party.to_string(),
+                reason: "must be at least 1 (the label shards each party gets)",
+            }),
+            Partition::Shards { .. } => Ok(()),
+            Partition::Dirichlet { alpha } if !(alpha.is_finite() && alpha > 0.0) => {
+                Err(SecAggError::BadPartition {
+                    what: "partition.alpha",
+                    value: alpha.to_string(),
+                    reason: "the Dirichlet concentration must be a finite number above 0",
+                })
+            }
+            Partition::Dirichlet { .. } => Ok(()),
+        }
+    }
+}
+
 /// Example indices per party (each sorted), for labels `labels` (values < `classes`).
 pub fn partition_indices<R: Rng + ?Sized>(
     labels: &[usize],
@@ -48,6 +72,7 @@ pub fn partition_indices<R: Rng + ?Sized>(
     if parties == 0 {
         return Err(SecAggError::NoParties);
     }
+    partition.check()?;
     let examples = labels.len();
     let too_few = SecAggError::TooFewExamples { examples, parties };
     let mut parts = match partition {
@@ -60,10 +85,16 @@ pub fn partition_indices<R: Rng + ?Sized>(
             split_evenly(&order, parties)
         }
         Partition::Shards { per_party } => {
-            let shards = parties * per_party;
-            if per_party == 0 || examples < shards {
-                return Err(too_few);
+            // Every shard needs an example, so there must be parties × per_party of them (in
+            // u128: a huge per_party must be refused, not overflow).
+            if (examples as u128) < (parties as u128) * (per_party as u128) {
+                return Err(SecAggError::TooFewForShards {
+                    examples,
+                    parties,
+                    per_party,
+                });
             }
+            let shards = parties * per_party;
             let mut order: Vec<usize> = (0..examples).collect();
             order.shuffle(rng);
             order.sort_by_key(|&i| labels[i]);
@@ -118,12 +149,6 @@ fn dirichlet<R: Rng + ?Sized>(
     alpha: f64,
     rng: &mut R,
 ) -> Result<Vec<Vec<usize>>, SecAggError> {
-    if !(alpha.is_finite() && alpha > 0.0) {
-        return Err(SecAggError::BadPartition {
-            what: "Dirichlet alpha",
-            value: alpha,
-        });
-    }
     if labels.len() < parties {
         return Err(SecAggError::TooFewExamples {
             examples: labels.len(),
@@ -132,8 +157,9 @@ fn dirichlet<R: Rng + ?Sized>(
     }
     let dist = rand_distr::multi::Dirichlet::new(&vec![alpha; parties]).map_err(|_| {
         SecAggError::BadPartition {
-            what: "Dirichlet alpha",
-            value: alpha,
+            what: "partition.alpha",
+            value: alpha.to_string(),
+            reason: "the Dirichlet distribution refuses it",
         }
     })?;
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); classes.max(1)];
@@ -248,6 +274,63 @@ mod tests {
         );
         assert!(
             partition_indices(&y, 2, 2, Partition::Dirichlet { alpha: -1.0 }, &mut rng).is_err()
+        );
+    }
+
+    #[test]
+    fn bad_partition_parameters_name_their_config_keys() {
+        let y = labels(100, 10);
+        let mut rng = StdRng::seed_from_u64(6);
+        let msg = |p: Partition, parties: usize| {
+            partition_indices(&y, 10, parties, p, &mut StdRng::seed_from_u64(6))
+                .unwrap_err()
+                .to_string()
+        };
+        // per_party = 0 used to read "cannot split 100 examples among 3 parties".
+        assert_eq!(
+            msg(Partition::Shards { per_party: 0 }, 3),
+            "invalid partition.per_party = 0: must be at least 1 (the label shards each party gets)"
+        );
+        assert_eq!(
+            msg(Partition::Shards { per_party: 40 }, 3),
+            "3 parties × partition.per_party = 40 = 120 label shards, but only 100 training \
+             examples to cut them from; lower partition.per_party or parties"
+        );
+        assert!(
+            msg(Partition::Shards { per_party: 101 }, 1).starts_with("1 party × "),
+            "singular"
+        );
+        // A per_party so large that parties × per_party overflows is refused, not a panic.
+        assert!(matches!(
+            partition_indices(
+                &y,
+                10,
+                2,
+                Partition::Shards {
+                    per_party: usize::MAX
+                },
+                &mut rng
+            ),
+            Err(SecAggError::TooFewForShards { .. })
+        ));
+        // 100 examples make 2 × 50 shards exactly.
+        assert!(
+            partition_indices(&y, 10, 2, Partition::Shards { per_party: 50 }, &mut rng).is_ok()
+        );
+        for alpha in [0.0, -1.5, f64::NAN, f64::INFINITY] {
+            let m = msg(Partition::Dirichlet { alpha }, 3);
+            assert!(
+                m.starts_with(&format!("invalid partition.alpha = {alpha}: ")),
+                "{m}"
+            );
+        }
+        assert!(Partition::Dirichlet { alpha: 0.5 }.check().is_ok());
+        assert!(Partition::Iid.check().is_ok());
+        assert_eq!(
+            partition_indices(&labels(1, 1), 1, 2, Partition::Iid, &mut rng)
+                .unwrap_err()
+                .to_string(),
+            "cannot split 1 example among 2 parties"
         );
     }
 

@@ -91,12 +91,37 @@ impl SecAggParams {
         Ok(params)
     }
 
+    /// Parameters for the protocols that sum every arriving input and use only n and the
+    /// vector length: plain aggregation and n-of-n additive sharing. The threshold is n (the
+    /// sum needs every party), and there is no neighbour graph. Unlike [`SecAggParams::new`],
+    /// one party is allowed: plain FL with one party is ordinary training. [`aggregate`]
+    /// re-checks n ≥ 2 before it runs a secure protocol, because with one party the revealed
+    /// sum is that party's input.
+    ///
+    /// [`aggregate`]: crate::fl::aggregate
+    pub fn every_party(parties: usize, vector_len: usize) -> Result<Self, SecAggError> {
+        if parties == 0 {
+            return Err(SecAggError::NoParties);
+        }
+        if vector_len == 0 {
+            return Err(SecAggError::EmptyVector);
+        }
+        Ok(SecAggParams {
+            parties,
+            threshold: parties,
+            vector_len,
+            neighbours: None,
+        })
+    }
+
     /// The smallest valid threshold for n holders, ⌊n/2⌋ + 1.
     pub fn majority(holders: usize) -> usize {
         holders / 2 + 1
     }
 
-    fn check(&self) -> Result<(), SecAggError> {
+    /// Errors unless these parameters can run SecAgg (and so additive sharing): n ≥ 2, a
+    /// non-empty vector, a valid neighbour count and n/2 < t ≤ holders.
+    pub(crate) fn check(&self) -> Result<(), SecAggError> {
         if self.parties == 0 {
             return Err(SecAggError::NoParties);
         }
@@ -235,5 +260,23 @@ mod tests {
         ));
         let ok = SecAggParams::sparse(10, 4, 3, 5).unwrap();
         assert_eq!((ok.holders(), ok.neighbours()), (5, Some(4)));
+    }
+
+    #[test]
+    fn sums_of_every_party_allow_one_party_but_not_secure_protocols() {
+        let one = SecAggParams::every_party(1, 5).unwrap();
+        assert_eq!(
+            (one.parties(), one.threshold(), one.neighbours()),
+            (1, 1, None)
+        );
+        assert_eq!(one.check(), Err(SecAggError::TooFewParties { parties: 1 }));
+        assert!(SecAggParams::every_party(3, 5).unwrap().check().is_ok());
+        assert_eq!(SecAggParams::every_party(0, 5), Err(SecAggError::NoParties));
+        assert_eq!(
+            SecAggParams::every_party(2, 0),
+            Err(SecAggError::EmptyVector)
+        );
+        let msg = SecAggError::TooFewParties { parties: 1 }.to_string();
+        assert!(msg.contains("hides nothing"), "{msg}");
     }
 }
