@@ -209,6 +209,7 @@ mod tests {
             }
         }
         let rate = alarms as f64 / runs as f64;
+        eprintln!("attack on its ceiling: {alarms} alarms in {runs} runs (β = {beta})");
         assert!(rate <= beta, "false-alarm rate {rate} above β = {beta}");
     }
 }
