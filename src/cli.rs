@@ -33,7 +33,8 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run an experiment and write <out>/metrics.json.
+    /// Run an experiment and write <out>/metrics.json (train, federated, mia; the
+    /// gradient-inversion and global-model-attack experiments are planned, not yet available).
     #[command(subcommand)]
     Run(RunCommand),
     /// Find, verify and download datasets.
@@ -272,7 +273,7 @@ pub struct FederatedArgs {
 pub struct MiaArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// The headline attack (the others are run as baselines).
+    /// The headline attack (the others are run as baselines) [default: quantile].
     #[arg(long)]
     pub attack: Option<AttackKind>,
     /// LiRA shadow models (0 = no LiRA baseline) [default: 0, or 4 with --attack lira].
