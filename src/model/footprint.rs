@@ -82,7 +82,9 @@ impl ModelConfig {
                 ]
                 .into_iter()
                 .fold(0u128, u128::saturating_add);
-                let widest_key = if dense >= conv2 {
+                // Both convolutions grow with `cnn_channels`; only the dense layers with
+                // `cnn_dense` (whose input width also grows with the channels).
+                let widest_key = if dense >= conv1.max(conv2) {
                     "cnn_dense"
                 } else {
                     "cnn_channels"
@@ -231,6 +233,10 @@ mod tests {
         cnn.cnn_dense = 100_000;
         let err = cnn.check_fits_in(128, "batch_size", 24 << 30).unwrap_err();
         assert!(err.to_string().contains("cnn_"), "{err}");
+        cnn.cnn_channels = [1_000_000_000, 1];
+        cnn.cnn_dense = 1;
+        let err = cnn.check_fits_in(1, "batch_size", 24 << 30).unwrap_err();
+        assert!(err.to_string().contains("cnn_channels"), "{err}");
         cnn.cnn_channels = [16, 32];
         cnn.cnn_dense = usize::MAX;
         let err = cnn.check_fits_in(128, "batch_size", 24 << 30).unwrap_err();

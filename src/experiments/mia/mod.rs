@@ -21,255 +21,37 @@ use burn::tensor::Device;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::train::{DpReport, TrainConfig, limit, resolve_privacy};
 use super::{ResultHeader, RunContext, chance_warning};
-use crate::attacks::membership::quantile::{FitSummary, Head, QuantileConfig, QuantileRegressor};
+use crate::attacks::membership::quantile::{FitSummary, QuantileRegressor};
 use crate::attacks::membership::{
     MembershipScores, QueryAccess, lira, logit_confidence, margin, negative_loss, threshold,
 };
-use crate::config::{ConfigError, at_least_one, count_in};
+use crate::config::ConfigError;
 use crate::data::Dataset;
-use crate::metrics::ceiling_test::{CeilingTest, FALSE_ALARM_RATE, ThresholdOutcome, test_ceiling};
-use crate::metrics::membership::{AttackMetrics, LOW_FPRS, alpha_grid, measure};
+use crate::metrics::membership::{AttackMetrics, measure};
 use crate::model::Classifier;
-use crate::privacy::{SubsampledGaussian, attack_ceiling};
 use crate::progress::Progress;
 use crate::report::METRICS;
 use crate::report::plot::{Curve, roc_png};
-use crate::train::{self, OptimizerKind, evaluate};
+use crate::train::{self, evaluate};
 use crate::{Error, Result};
+
+mod ceiling;
+mod config;
+
+#[cfg(test)]
+use ceiling::above_ceiling;
+use ceiling::measure_ceiling;
+pub use ceiling::{AboveCeiling, CeilingReport};
+pub use config::{AttackKind, MIN_PUBLIC, MiaConfig};
+#[cfg(test)]
+use config::{QUICK_MEMBERS, QUICK_SHADOWS};
 
 /// File name of the ROC plot.
 const PLOT: &str = "roc.png";
-/// Fewest public records the attacker may have: its regression model learns from them.
-pub const MIN_PUBLIC: usize = 100;
-/// Caps applied by `--quick`.
-const QUICK_MEMBERS: usize = 1_000;
-const QUICK_PUBLIC: usize = 1_000;
-const QUICK_EPOCHS: usize = 2;
-const QUICK_DP_EPOCHS: usize = 10;
-const QUICK_BOOTSTRAP: usize = 100;
-const QUICK_SHADOWS: usize = 2;
-/// Most bootstrap resamples (each re-sorts every score).
-const MAX_BOOTSTRAP: usize = 100_000;
-/// Most LiRA shadows.
-const MAX_SHADOWS: usize = 10_000;
-/// Shadows trained for `attack = "lira"` when `shadows` is not given.
-const DEFAULT_LIRA_SHADOWS: usize = 4;
-
-/// Which attack is the headline (`attack` in metrics.json); the others become `baselines`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum AttackKind {
-    /// Quantile regression on the logit margin (Bertran et al. 2023).
-    #[default]
-    Quantile,
-    /// One global threshold on the logit margin.
-    Threshold,
-    /// One global threshold on the loss (Yeom et al. 2018).
-    Loss,
-    /// Offline LiRA with shadow models (Carlini et al. 2022).
-    Lira,
-}
-
-impl AttackKind {
-    /// The name used in metrics.json and on plots.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AttackKind::Quantile => "quantile",
-            AttackKind::Threshold => "threshold",
-            AttackKind::Loss => "loss",
-            AttackKind::Lira => "lira",
-        }
-    }
-}
-
-/// Everything that defines a membership-inference run. Top-level keys describe the attack; the
-/// `[target]` table is the target's training config (the `ppml run train` keys, whose
-/// `dataset`, `seed`, `backend` and `epsilon` are the run's), and `[quantile]` the attacker's
-/// regression model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MiaConfig {
-    /// Records the target trains on; as many non-members are held out.
-    pub members: usize,
-    /// Records the attacker holds (disjoint from members and non-members).
-    pub public: usize,
-    /// The headline attack.
-    pub attack: AttackKind,
-    /// LiRA shadow models (0 = no LiRA baseline; `attack = "lira"` defaults to 4).
-    pub shadows: Option<usize>,
-    /// The α grid: target false-positive rates of the attacker's thresholds, each in (0, 1]
-    /// (default: 17 values log-spaced from 1e-4 to 1).
-    pub alphas: Option<Vec<f64>>,
-    /// Bootstrap resamples behind each 95% interval.
-    pub bootstrap: usize,
-    /// The target's training.
-    pub target: TrainConfig,
-    /// The attacker's quantile regressor.
-    pub quantile: QuantileConfig,
-}
-
-impl Default for MiaConfig {
-    /// The published non-private run (`experiments/mia-fashion-nodp.toml`): Papernot et al.'s
-    /// tanh CNN fitted closely to 20,000 members by 60 epochs of Adam.
-    fn default() -> Self {
-        Self {
-            members: 20_000,
-            public: 20_000,
-            attack: AttackKind::Quantile,
-            shadows: None,
-            alphas: None,
-            bootstrap: 500,
-            target: TrainConfig {
-                epochs: 60,
-                batch_size: 128,
-                optimizer: OptimizerKind::Adam,
-                lr: 1e-3,
-                ..TrainConfig::default()
-            },
-            quantile: QuantileConfig::default(),
-        }
-    }
-}
-
-impl MiaConfig {
-    /// The defaults of a run against a DP-SGD target when no config file is given: the
-    /// published `mia-fashion-eps*.toml` runs (DP-SGD as in `dp-fashion-eps*.toml` on a third
-    /// of the data: expected batch 1,024, SGD with lr 4 and momentum 0.9, C = 0.1, 40 epochs).
-    /// `ppml run mia --epsilon 1.5 --dataset fashion-mnist` then reproduces the published row.
-    pub fn dp_default() -> Self {
-        Self {
-            target: TrainConfig {
-                epochs: 40,
-                batch_size: 1024,
-                ..TrainConfig::dp_default()
-            },
-            ..Self::default()
-        }
-    }
-}
-
-impl MiaConfig {
-    /// Applies `--quick`, fills in the α grid and the shadow count, and reads `epsilon = inf`
-    /// as "no DP".
-    pub fn resolve(mut self) -> Self {
-        if self.shadows.is_none() {
-            self.shadows = Some(if self.attack == AttackKind::Lira {
-                DEFAULT_LIRA_SHADOWS
-            } else {
-                0
-            });
-        }
-        if self.target.quick {
-            self.members = self.members.min(QUICK_MEMBERS);
-            self.public = self.public.min(QUICK_PUBLIC);
-            self.bootstrap = self.bootstrap.min(QUICK_BOOTSTRAP);
-            self.quantile.epochs = self.quantile.epochs.min(QUICK_EPOCHS);
-            self.shadows = self.shadows.map(|k| k.min(QUICK_SHADOWS));
-        }
-        if self.alphas.is_none() {
-            self.alphas = Some(alpha_grid(17));
-        }
-        let (train_limit, epochs) = (self.target.train_limit, self.target.epochs);
-        let private = self.target.is_private();
-        self.target = self.target.resolve_quick();
-        if self.target.quick {
-            // `resolve_quick` leaves one epoch, which is a training run's smoke test; the
-            // target of an attack gets a few more.
-            self.target.epochs = epochs;
-            // A DP target needs more of its few noisy steps than a non-private one to get
-            // clearly above chance on 1,000 members (measured: 2 epochs of DP-SGD at ε = 1.5
-            // left the tanh CNN at chance).
-            let epochs = if private {
-                QUICK_DP_EPOCHS
-            } else {
-                QUICK_EPOCHS
-            };
-            self.target.epochs = self.target.epochs.min(epochs);
-        }
-        // The members are the target's training set; `resolve_quick`'s cap does not apply.
-        self.target.train_limit = train_limit;
-        self
-    }
-
-    /// The α grid (after [`MiaConfig::resolve`]).
-    pub fn alphas(&self) -> &[f64] {
-        self.alphas.as_deref().unwrap_or(&[])
-    }
-
-    /// Checks everything that can be checked before the data is loaded. Called on the config
-    /// as given, before `--quick` shrinks it, and again after.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        at_least_one("members", self.members)?;
-        // Against the published training split: `--quick` must not hide a split that could
-        // never be drawn from this dataset.
-        let published = self.target.dataset.spec().files[0].count;
-        let source = format!("the published training split of {}", self.target.dataset);
-        check_split_sizes(self.members, self.public, published, &source)?;
-        if self.public < MIN_PUBLIC {
-            return Err(ConfigError::invalid(
-                "public",
-                self.public,
-                format!("the attacker needs at least {MIN_PUBLIC} public records to fit its model"),
-            ));
-        }
-        if self.target.train_limit.is_some() {
-            return Err(ConfigError::invalid(
-                "target.train_limit",
-                format!("{:?}", self.target.train_limit),
-                "the target trains on exactly the members: set `members` instead",
-            ));
-        }
-        count_in("bootstrap", self.bootstrap, MAX_BOOTSTRAP)?;
-        if let Some(k) = self.shadows
-            && k > MAX_SHADOWS
-        {
-            return Err(ConfigError::invalid(
-                "shadows",
-                k,
-                format!(
-                    "must be at most {MAX_SHADOWS}: each shadow trains a model like the target"
-                ),
-            ));
-        }
-        if let Some(alphas) = &self.alphas {
-            if alphas.is_empty() {
-                return Err(ConfigError::invalid("alphas", "[]", "give at least one α"));
-            }
-            if let Some(bad) = alphas.iter().find(|a| !(**a > 0.0 && **a <= 1.0)) {
-                return Err(ConfigError::invalid(
-                    "alphas",
-                    bad,
-                    "each α is a false-positive rate in (0, 1]",
-                ));
-            }
-        }
-        if self.quantile.head == Head::Pinball
-            && self
-                .alphas
-                .as_ref()
-                .is_some_and(|a| a.iter().all(|&a| a >= 1.0))
-        {
-            return Err(ConfigError::invalid(
-                "alphas",
-                "[1]",
-                "the pinball head needs an α below 1 (the quantile at α = 1 is −∞)",
-            ));
-        }
-        if self.attack == AttackKind::Lira && self.shadows == Some(0) {
-            return Err(ConfigError::invalid(
-                "shadows",
-                0,
-                "the LiRA attack needs at least one shadow model",
-            ));
-        }
-        self.quantile.validate()?;
-        self.target.validate()
-    }
-}
 
 /// How the records were split.
 #[derive(Debug, Clone, Serialize)]
@@ -305,37 +87,6 @@ pub struct TargetReport {
     pub steps: usize,
     /// One record per epoch.
     pub history: Vec<train::EpochRecord>,
-}
-
-/// A point estimate above the DP ceiling. Expected now and then by chance, on small runs above
-/// all (the largest advantage over all thresholds is biased upwards): reported, never an error.
-#[derive(Debug, Clone, Serialize)]
-pub struct AboveCeiling {
-    /// Which attack.
-    pub attack: String,
-    /// Which figure (e.g. `tpr_at_fpr_0.001`).
-    pub metric: String,
-    /// The point estimate.
-    pub measured: f64,
-    /// The ceiling.
-    pub ceiling: f64,
-}
-
-/// The most any attack can reach against the DP target, and whether the measured attacks
-/// contradict it.
-#[derive(Debug, Clone, Serialize)]
-pub struct CeilingReport {
-    /// `(fpr, max tpr)` at the reported FPRs.
-    pub max_tpr_at_fpr: Vec<(f64, f64)>,
-    /// The largest TPR − FPR.
-    pub max_advantage: f64,
-    /// Point estimates above their ceiling (informational).
-    pub above: Vec<AboveCeiling>,
-    /// The test that may report a bug: exact bounds at the attackers' own α thresholds, with a
-    /// stated false-alarm rate (see `metrics::ceiling_test`).
-    pub test: CeilingTest,
-    /// Whether the test found no violation.
-    pub respected: bool,
 }
 
 /// Wall-clock figures.
@@ -392,7 +143,7 @@ struct Split {
 
 /// Checks that `members` members, as many non-members and `public` public records fit in a
 /// training split of `available` records, naming the key that does not.
-fn check_split_sizes(
+pub(super) fn check_split_sizes(
     members: usize,
     public: usize,
     available: usize,
@@ -515,68 +266,6 @@ fn lira_scores(
     }
     let target = logit_confidence(&target_view.logits(candidates), candidates);
     Ok(lira::offline_scores(&target, &shadows, config.alphas()))
-}
-
-/// FPRs at which the ceiling curve is drawn.
-fn ceiling_curve_fprs(min_fpr: f64) -> Vec<f64> {
-    let lo = min_fpr.log10();
-    (0..=40)
-        .map(|i| 10f64.powf(lo * (1.0 - f64::from(i) / 40.0)).min(0.999))
-        .collect()
-}
-
-/// Point estimates (TPR at the low FPRs, largest advantage) above their ceilings.
-fn above_ceiling(
-    attacks: &[&AttackMetrics],
-    max_tpr_at_fpr: &[(f64, f64)],
-    max_advantage: f64,
-) -> Vec<AboveCeiling> {
-    let mut above = Vec::new();
-    for a in attacks {
-        for (point, &(_, ceiling)) in a.tpr_at_fpr.iter().zip(max_tpr_at_fpr) {
-            if point.tpr.estimate > ceiling {
-                above.push(AboveCeiling {
-                    attack: a.name.clone(),
-                    metric: format!("tpr_at_fpr_{}", point.max_fpr),
-                    measured: point.tpr.estimate,
-                    ceiling,
-                });
-            }
-        }
-        if a.max_advantage.estimate > max_advantage {
-            above.push(AboveCeiling {
-                attack: a.name.clone(),
-                metric: "max_advantage".into(),
-                measured: a.max_advantage.estimate,
-                ceiling: max_advantage,
-            });
-        }
-    }
-    above
-}
-
-/// What each attack's α thresholds flagged. These thresholds were fixed from the attacker's
-/// public records before any candidate was scored, which is what makes the exact binomial
-/// bounds of the ceiling test valid.
-fn threshold_outcomes(
-    attacks: &[&AttackMetrics],
-    members: usize,
-    non_members: usize,
-) -> Vec<ThresholdOutcome> {
-    let count = |rate: f64, n: usize| (rate * n as f64).round() as usize;
-    attacks
-        .iter()
-        .flat_map(|a| {
-            a.alpha_grid.iter().map(|p| ThresholdOutcome {
-                attack: a.name.clone(),
-                alpha: p.alpha,
-                members_flagged: count(p.tpr, members),
-                members,
-                non_members_flagged: count(p.fpr, non_members),
-                non_members,
-            })
-        })
-        .collect()
 }
 
 /// Runs the experiment and writes `metrics.json` and `roc.png`. A configuration or data problem
@@ -717,55 +406,19 @@ pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
     let attack = attack.expect("the headline attack is always run (LiRA needs shadows ≥ 1)");
 
     let min_fpr = 1.0 / split.non_members.len() as f64;
-    let mut errors = Vec::new();
-    let mut ceiling_curve = None;
-    let dp_ceiling = match &privacy {
+    let all: Vec<&AttackMetrics> = std::iter::once(&attack).chain(&baselines).collect();
+    let measured = match &privacy {
         None => None,
-        Some(p) => {
-            let mech = SubsampledGaussian::new(
-                p.spent.sample_rate,
-                p.spent.noise_multiplier,
-                p.spent.steps,
-            )?;
-            let n = LOW_FPRS.len();
-            let mut fprs = LOW_FPRS.to_vec();
-            fprs.extend(ceiling_curve_fprs(min_fpr.min(1e-3)));
-            let c = attack_ceiling(&mech, &fprs)?;
-            let (low, curve) = c.max_tpr_at_fpr.split_at(n);
-            ceiling_curve = Some(curve.to_vec());
-            let all: Vec<&AttackMetrics> = std::iter::once(&attack).chain(&baselines).collect();
-            let outcomes = threshold_outcomes(&all, split.members.len(), split.non_members.len());
-            let test = test_ceiling(&outcomes, FALSE_ALARM_RATE, |fprs| {
-                attack_ceiling(&mech, fprs)
-                    .map(|c| c.max_tpr_at_fpr.into_iter().map(|(_, t)| t).collect())
-            })?;
-            for v in &test.violations {
-                errors.push(format!(
-                    "{} at α = {}: {} of {} members flagged (TPR ≥ {:.4}) against {} of {} \
-                     non-members (FPR ≤ {:.4}), above the DP ceiling {:.4} at that FPR. A correct \
-                     run shows this with probability below {} (exact bounds over {} thresholds): \
-                     training, sampling or accounting has a bug",
-                    v.outcome.attack,
-                    v.outcome.alpha,
-                    v.outcome.members_flagged,
-                    v.outcome.members,
-                    v.tpr_lower,
-                    v.outcome.non_members_flagged,
-                    v.outcome.non_members,
-                    v.fpr_upper,
-                    v.ceiling,
-                    test.false_alarm_rate,
-                    test.comparisons
-                ));
-            }
-            Some(CeilingReport {
-                max_tpr_at_fpr: low.to_vec(),
-                max_advantage: c.max_advantage,
-                above: above_ceiling(&all, low, c.max_advantage),
-                respected: test.violations.is_empty(),
-                test,
-            })
-        }
+        Some(p) => Some(measure_ceiling(
+            p,
+            &all,
+            split.members.len(),
+            split.non_members.len(),
+        )?),
+    };
+    let (dp_ceiling, ceiling_curve, errors) = match measured {
+        None => (None, None, Vec::new()),
+        Some(m) => (Some(m.report), Some(m.curve), m.errors),
     };
 
     let warnings: Vec<String> = chance_warning("target", test_accuracy, split.members.classes())
