@@ -1,6 +1,8 @@
 //! The `ppml` binary: parse the command line, call the library, map errors to exit codes
 //! (0 success, 2 bad input or configuration, 1 anything else).
 
+#[macro_use]
+mod say;
 mod cli;
 mod commands;
 

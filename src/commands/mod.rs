@@ -3,52 +3,20 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ppml::config::{at_least_one, count_in, load_toml};
+use ppml::config::load_toml;
 use ppml::data::{self, DatasetName, DatasetReport, FileCheck};
-use ppml::device::Backend;
 use ppml::experiments::federated::{self, FederatedConfig};
 use ppml::experiments::mia::{self, MiaConfig, MiaReport};
 use ppml::experiments::train::{self, TrainConfig};
 use ppml::experiments::{RunContext, RunOptions};
-use ppml::model::{Activation, ModelConfig, ModelKind};
 use ppml::privacy::{self, Accountant, PrivacyError, PrivacySpent, SubsampledGaussian};
 use ppml::progress::Progress;
-use ppml::report::{ReportError, table, write_json_atomic};
-use ppml::train::bench::{StepBench, StepMode, time_steps};
+use ppml::report::{ReportError, table};
 use ppml::{Error, Result};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 
 use crate::cli::{
     AccountantArgs, BenchCommand, Cli, Command, CommonArgs, DataCommand, ReportArgs, RunCommand,
 };
-
-/// `println!` that ends the process quietly (exit 0) when stdout is a closed pipe, as in
-/// `ppml data check --json | head -1`, instead of panicking.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let mut out = std::io::stdout().lock();
-        if let Err(e) = writeln!(out, $($arg)*).and_then(|()| out.flush()) {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                std::process::exit(0);
-            }
-        }
-    }};
-}
-
-/// Text without a newline, likewise.
-macro_rules! say_raw {
-    ($text:expr) => {{
-        use std::io::Write as _;
-        let mut out = std::io::stdout().lock();
-        if let Err(e) = out.write_all($text.as_bytes()).and_then(|()| out.flush()) {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                std::process::exit(0);
-            }
-        }
-    }};
-}
 
 /// Prints a run's warnings on stderr (they are in its metrics.json too).
 fn warn_all(warnings: &[String]) {
@@ -56,6 +24,8 @@ fn warn_all(warnings: &[String]) {
         eprintln!("warning: {w}");
     }
 }
+
+mod bench;
 
 /// Runs the parsed command.
 pub fn dispatch(cli: Cli) -> Result<()> {
@@ -158,7 +128,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             warmup,
             steps,
             json,
-        }) => bench_train(
+        }) => bench::bench_train(
             (&backend, &model, &mode),
             batch_size,
             (warmup, steps),
@@ -406,99 +376,4 @@ fn print_report(r: &DatasetReport) {
         (true, _) => " (the others have no published checksum; structure checked)",
     };
     say!("  sha256: {verified}/4 files match the published content{why}");
-}
-
-/// `ppml bench train`: one line per backend, model and step mode, and optionally a JSON file.
-fn bench_train(
-    (backends, models, modes): (&[Backend], &[ModelKind], &[StepMode]),
-    batch_size: usize,
-    (warmup, steps): (usize, usize),
-    json: Option<PathBuf>,
-    progress: &Progress,
-) -> Result<()> {
-    at_least_one("batch_size", batch_size)?;
-    count_in("steps", steps, MAX_BENCH_STEPS)?;
-    if warmup > MAX_BENCH_STEPS {
-        count_in("warmup", warmup, MAX_BENCH_STEPS)?;
-    }
-    for &kind in models {
-        // Before any allocation: a batch of 10^7 would abort inside the allocator.
-        bench_model(kind).check_fits(batch_size, "batch_size")?;
-    }
-    let mut rows = Vec::new();
-    say!("backend  model  mode     batch  median ms/step  samples/s  vs plain");
-    for &backend in backends {
-        let device = backend.device()?;
-        for &kind in models {
-            let mut plain_median = None;
-            for &mode in modes {
-                let mut rng = StdRng::seed_from_u64(0);
-                let model_config = bench_model(kind);
-                let bench = StepBench {
-                    mode,
-                    batch_size,
-                    // The per-example loop is ~100× slower; a few steps give a stable median.
-                    warmup: if mode == StepMode::DpLoop {
-                        warmup.min(1)
-                    } else {
-                        warmup
-                    },
-                    steps: if mode == StepMode::DpLoop {
-                        steps.min(5)
-                    } else {
-                        steps
-                    },
-                };
-                let t = time_steps(&model_config, bench, &device, &mut rng, progress);
-                if mode == StepMode::Plain {
-                    plain_median = Some(t.median_seconds);
-                }
-                let ratio = plain_median.map(|p| t.median_seconds / p);
-                say!(
-                    "{:<8} {:<6} {:<8} {:>5}  {:>14.2}  {:>9.0}  {}",
-                    backend.as_str(),
-                    format!("{kind:?}").to_lowercase(),
-                    mode.as_str(),
-                    batch_size,
-                    t.median_seconds * 1e3,
-                    t.samples_per_second,
-                    ratio.map_or("-".into(), |r| format!("{r:.2}x")),
-                );
-                rows.push(serde_json::json!({
-                    "backend": backend, "model": kind, "mode": mode, "config": model_config,
-                    "timing": t, "time_vs_plain": ratio,
-                }));
-            }
-        }
-    }
-    if let Some(path) = json {
-        let value = serde_json::json!({
-            "benchmark": "train-step",
-            "ppml_version": env!("CARGO_PKG_VERSION"),
-            "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-            "dp": { "noise_multiplier": 1.0, "max_grad_norm": 1.0, "sampling": "fixed batch" },
-            "results": rows,
-        });
-        write_json_atomic(&path, &value)?;
-    }
-    Ok(())
-}
-
-/// Most timed (or warm-up) steps of `ppml bench train`.
-const MAX_BENCH_STEPS: usize = 1_000_000;
-
-/// The two models of the peer speed table.
-fn bench_model(kind: ModelKind) -> ModelConfig {
-    ModelConfig {
-        kind,
-        activation: match kind {
-            ModelKind::Mlp => Activation::Relu,
-            ModelKind::Cnn => Activation::Tanh,
-        },
-        mlp_hidden: vec![256],
-        cnn_channels: [16, 32],
-        cnn_dense: 32,
-        side: 28,
-        classes: 10,
-    }
 }
