@@ -6,12 +6,14 @@ mod dataset;
 pub mod fetch;
 pub mod idx;
 mod registry;
+pub mod truth;
 
 use std::path::{Path, PathBuf};
 
 pub use check::{DatasetReport, FileCheck, check_dataset, sha256_hex};
 pub use dataset::Dataset;
 pub use fetch::FetchError;
+pub use truth::Truth;
 pub use registry::{
     DATA_DIR_ENV, DEBIAN_FASHION_MNIST, DatasetName, DatasetSpec, IdxFile, Located, Splits,
     fetch_dir, load, load_from, load_split, locate, search_dirs,
