@@ -6,6 +6,7 @@ mod dp;
 mod dp_oracle;
 mod federated;
 mod fetch;
+mod golden;
 mod hostile;
 mod mia;
 mod mia_metrics;
