@@ -1,6 +1,8 @@
 //! Reading experiment configs and the errors of configurations that cannot run.
 //!
-//! A config is one flat TOML file; unknown keys are rejected so a typo never passes silently.
+//! A config is one TOML file of tables (`[run]`, `[data]`, `[model]`, `[train]`,
+//! `[privacy]`, and each experiment's own); unknown keys are rejected so a typo never passes
+//! silently, and a file in the old flat layout is refused with the new place of each key.
 //! Precedence: command-line flag > config file > built-in default.
 
 use std::path::{Path, PathBuf};
@@ -30,6 +32,13 @@ pub enum ConfigError {
     /// A backend that this build does not include.
     #[error("backend {0} is not available in this build: {1}")]
     Backend(String, String),
+    /// A config in the flat layout of ppml before the tables: each moved key and its new place.
+    #[error(
+        "config {} uses the old flat layout; move {}. See the README's \"Config files\" section",
+        path.display(),
+        moved.join(", ")
+    )]
+    OldLayout { path: PathBuf, moved: Vec<String> },
     /// A checkpoint that does not fit the configured model.
     #[error("cannot load checkpoint {}: {reason}", path.display())]
     Checkpoint { path: PathBuf, reason: String },
@@ -46,16 +55,56 @@ impl ConfigError {
     }
 }
 
-/// Reads a TOML config file into `T`.
-pub fn load_toml<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+/// Where a key of the old flat layout went: `(old key, new place)`, such as
+/// `("epochs", "[train]")` or `("model", "[model] kind")`. A dotted old key names a key in a
+/// table (`"quantile.model"`).
+pub type MovedKey = (&'static str, &'static str);
+
+/// Reads a TOML config file into `T`, first refusing a file in the old flat layout: every key
+/// of `moved` that the file still uses is named with its new place, all at once. An old key
+/// that is now a table of the same name (`model`, now `[model]`) counts only when its value is
+/// not a table.
+pub fn load_config<T: DeserializeOwned>(path: &Path, moved: &[MovedKey]) -> Result<T, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+    let parse_error = |e: toml::de::Error| ConfigError::Parse {
         path: path.to_path_buf(),
         message: e.message().to_string(),
-    })
+    };
+    let table: toml::Table = toml::from_str(&text).map_err(parse_error)?;
+    let old: Vec<String> = moved
+        .iter()
+        .filter(|(key, new)| match lookup(&table, key) {
+            None => false,
+            // A table where the new layout has a table of this very name is the new layout.
+            Some(toml::Value::Table(_)) => !new.starts_with(&format!("[{key}]")),
+            Some(_) => true,
+        })
+        .map(|(key, new)| format!("`{key}` to {new}"))
+        .collect();
+    if !old.is_empty() {
+        return Err(ConfigError::OldLayout {
+            path: path.to_path_buf(),
+            moved: old,
+        });
+    }
+    toml::from_str(&text).map_err(parse_error)
+}
+
+/// The value at a dotted `key` of `table` (`"quantile.model"`), if any.
+fn lookup<'a>(table: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
+    let (first, rest) = match key.split_once('.') {
+        Some((first, rest)) => (first, Some(rest)),
+        None => (key, None),
+    };
+    let value = table.get(first)?;
+    match (value, rest) {
+        (_, None) => Some(value),
+        (toml::Value::Table(inner), Some(rest)) => lookup(inner, rest),
+        _ => None,
+    }
 }
 
 /// Checks that `value` is a finite number above zero.
@@ -114,8 +163,42 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.toml");
         std::fs::write(&p, "epochs = 1\nepoch = 2\n").unwrap();
-        let err = load_toml::<Tiny>(&p).unwrap_err().to_string();
+        let err = load_config::<Tiny>(&p, &[]).unwrap_err().to_string();
         assert!(err.contains("c.toml") && err.contains("epoch"), "{err}");
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    struct Tables {
+        #[allow(dead_code)]
+        model: toml::Table,
+    }
+
+    #[test]
+    fn an_old_flat_config_names_the_new_place_of_every_moved_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("old.toml");
+        let moved = [
+            ("epochs", "[train]"),
+            ("model", "[model] kind"),
+            ("quantile.model", "[quantile.model] kind"),
+            ("lr", "[train]"),
+        ];
+        std::fs::write(
+            &p,
+            "epochs = 3\nmodel = \"mlp\"\n[quantile]\nmodel = \"cnn\"\n",
+        )
+        .unwrap();
+        let err = load_config::<Tables>(&p, &moved).unwrap_err().to_string();
+        assert!(err.contains("old.toml uses the old flat layout"), "{err}");
+        assert!(
+            err.contains("`epochs` to [train], `model` to [model] kind, `quantile.model` to [quantile.model] kind"),
+            "{err}"
+        );
+        assert!(!err.contains("`lr`"), "{err}");
+        // The new layout: `model` is a table.
+        std::fs::write(&p, "[model]\nkind = \"mlp\"\n").unwrap();
+        load_config::<Tables>(&p, &moved).unwrap();
     }
 
     #[test]

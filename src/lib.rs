@@ -17,6 +17,7 @@ pub mod model;
 pub mod privacy;
 pub mod progress;
 pub mod report;
+pub mod runtime;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -83,8 +83,37 @@ fn write_config(dir: &Path, text: &str) -> std::path::PathBuf {
 #[test]
 fn config_with_an_unknown_key_exits_2() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(dir.path(), "dataset = \"fashion-mnist\"\nepoch = 3\n");
+    let cfg = write_config(
+        dir.path(),
+        "[data]\ndataset = \"fashion-mnist\"\n[train]\nepoch = 3\n",
+    );
     rejects(&["--config", cfg.to_str().unwrap()], "epoch");
+}
+
+#[test]
+fn an_old_flat_config_exits_2_naming_the_new_table_of_each_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        "dataset = \"fashion-mnist\"\nmodel = \"mlp\"\nepochs = 3\nepsilon = 2.0\n",
+    );
+    rejects(
+        &["--config", cfg.to_str().unwrap()],
+        "uses the old flat layout; move `dataset` to [data], `model` to [model] kind, \
+         `epochs` to [train], `epsilon` to [privacy]",
+    );
+    let mia = write_config(dir.path(), "members = 500\n[target]\nepochs = 3\n");
+    rejects_run(
+        "mia",
+        &["--config", mia.to_str().unwrap()],
+        "`members` to [membership], `target` to [run], [data], [model], [train] and [privacy]",
+    );
+    let federated = write_config(dir.path(), "parties = 4\naggregation = \"plain\"\n");
+    rejects_run(
+        "federated",
+        &["--config", federated.to_str().unwrap()],
+        "`parties` to [federated], `aggregation` to [aggregation] protocol",
+    );
 }
 
 #[test]

@@ -127,7 +127,7 @@ mod cli {
     fn giving_both_epsilon_and_sigma_in_a_config_exits_2() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("c.toml");
-        std::fs::write(&cfg, "epsilon = 2.0\nnoise_multiplier = 1.0\n").unwrap();
+        std::fs::write(&cfg, "[privacy]\nepsilon = 2.0\nnoise_multiplier = 1.0\n").unwrap();
         train_rejects(&["--config", cfg.to_str().unwrap()], "not both");
     }
 
@@ -259,7 +259,7 @@ mod cli {
         );
         assert!(p["noise_multiplier"].as_f64().unwrap() > 0.3, "{p}");
         assert_eq!(p["expected_batch_size"], 300.0);
-        assert_eq!(m["config"]["epsilon"], 8.0);
+        assert_eq!(m["config"]["privacy"]["epsilon"], 8.0);
         // Chance is 10%; a private MLP on 3,000 images still learns something.
         let acc = m["test_accuracy"].as_f64().unwrap();
         assert!(acc > 0.4, "test accuracy {acc}");
@@ -269,7 +269,7 @@ mod cli {
     fn epsilon_inf_is_non_private_and_flags_override_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("c.toml");
-        std::fs::write(&cfg, "epsilon = 3.0\nmodel = \"mlp\"\n").unwrap();
+        std::fs::write(&cfg, "[privacy]\nepsilon = 3.0\n[model]\nkind = \"mlp\"\n").unwrap();
         let out = dir.path().join("o");
         ppml(dir.path())
             .args([
@@ -291,6 +291,6 @@ mod cli {
             .success();
         let m = metrics(&out);
         assert!(m["privacy"].is_null(), "{}", m["privacy"]);
-        assert!(m["config"]["epsilon"].is_null());
+        assert!(m["config"]["privacy"]["epsilon"].is_null());
     }
 }

@@ -3,7 +3,7 @@
 
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use ppml::model::{Activation, Classifier, ModelConfig, ModelKind};
+use ppml::model::{Activation, Classifier, ModelConfig, ModelKind, ModelSpec};
 use ppml::train::dp::{clipped_batch_gradient, clipped_sum_per_example_loop};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -11,15 +11,14 @@ use rand::{RngExt, SeedableRng};
 /// Small versions of both models; the CNN keeps Papernot's channels so that the first
 /// convolution takes the explicit per-example path and the second the Gram-matrix one.
 pub fn small_model(kind: ModelKind) -> ModelConfig {
-    ModelConfig {
+    ModelSpec {
         kind,
         activation: Activation::Tanh,
         mlp_hidden: vec![24, 16],
         cnn_channels: [16, 32],
         cnn_dense: 16,
-        side: 28,
-        classes: 10,
     }
+    .for_data(28, 10)
 }
 
 /// A random batch on `device`.

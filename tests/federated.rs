@@ -50,8 +50,8 @@ fn every_protocol_trains_the_same_model_and_only_traffic_differs() {
     // sharing needs all n = 4, SecAgg defaulted to a majority over all pairs (k = n − 1 = 3).
     let used = |m: &serde_json::Value| {
         (
-            m["config"]["threshold"].clone(),
-            m["config"]["neighbours"].clone(),
+            m["config"]["aggregation"]["threshold"].clone(),
+            m["config"]["aggregation"]["neighbours"].clone(),
         )
     };
     assert_eq!(
@@ -69,8 +69,16 @@ fn secagg_rounds_survive_dropouts_and_additive_rounds_abort() {
     let dir = tempfile::tempdir().unwrap();
     federated(dir.path(), "drop", &["--parties", "5", "--dropouts", "2"]).success();
     let m = metrics(&dir.path().join("drop"));
-    assert_eq!(m["config"]["threshold"], 3, "{}", m["config"]);
-    assert_eq!(m["config"]["neighbours"], 4, "{}", m["config"]);
+    assert_eq!(
+        m["config"]["aggregation"]["threshold"], 3,
+        "{}",
+        m["config"]
+    );
+    assert_eq!(
+        m["config"]["aggregation"]["neighbours"], 4,
+        "{}",
+        m["config"]
+    );
     for round in m["history"].as_array().unwrap() {
         assert_eq!(
             round["contributors"].as_array().unwrap().len(),
@@ -150,31 +158,31 @@ fn zero_parties_is_blamed_on_parties_not_dropouts() {
 fn bad_partition_parameters_are_named() {
     for (text, expect) in [
         (
-            "partition = { kind = \"shards\", per_party = 0 }",
+            "[federated]\npartition = { kind = \"shards\", per_party = 0 }",
             "invalid partition.per_party = 0: must be at least 1",
         ),
         (
             // 3 × 1000 shards, but --quick keeps 2,000 training examples.
-            "partition = { kind = \"shards\", per_party = 1000 }",
+            "[federated]\npartition = { kind = \"shards\", per_party = 1000 }",
             "3 parties × partition.per_party = 1000 = 3000 label shards",
         ),
         (
-            "partition = { kind = \"dirichlet\", alpha = 0.0 }",
+            "[federated]\npartition = { kind = \"dirichlet\", alpha = 0.0 }",
             "invalid partition.alpha = 0",
         ),
         (
-            "partition = { kind = \"dirichlet\", alpha = -1.5 }",
+            "[federated]\npartition = { kind = \"dirichlet\", alpha = -1.5 }",
             "invalid partition.alpha = -1.5",
         ),
         (
-            "partition = { kind = \"dirichlet\", alpha = nan }",
+            "[federated]\npartition = { kind = \"dirichlet\", alpha = nan }",
             "invalid partition.alpha = NaN",
         ),
     ] {
         let (_guard, path) = config(text);
         rejects_federated(&["--config", &path], expect);
     }
-    let (_guard, path) = config("partition = { kind = \"shards\", per_party = 1000 }");
+    let (_guard, path) = config("[federated]\npartition = { kind = \"shards\", per_party = 1000 }");
     rejects_federated(&["--config", &path], "2000 training examples");
 }
 
@@ -185,7 +193,7 @@ fn a_clip_range_the_encoding_cannot_carry_exits_2() {
         ("1e300", "clip_range = 1e300 is too large"),
         ("1e8", "clip_range = 1e8 is too large"),
     ] {
-        let (_guard, path) = config(&format!("clip_range = {range}"));
+        let (_guard, path) = config(&format!("[aggregation]\nclip_range = {range}"));
         rejects_federated(&["--config", &path], expect);
         // The message states the usable range for the 3 default parties.
         rejects_federated(
@@ -206,7 +214,11 @@ fn one_party_is_ordinary_training_in_plain_and_refused_by_secure_aggregation() {
     .success();
     let m = metrics(&dir.path().join("one"));
     assert_eq!(m["party_examples"].as_array().unwrap().len(), 1);
-    assert!(m["config"]["threshold"].is_null(), "{}", m["config"]);
+    assert!(
+        m["config"]["aggregation"]["threshold"].is_null(),
+        "{}",
+        m["config"]
+    );
     for agg in ["additive", "secagg"] {
         rejects_federated(
             &["--parties", "1", "--aggregation", agg],

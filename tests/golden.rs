@@ -54,11 +54,27 @@ const RUNS: &[(&str, &[&str])] = &[
     // LiRA as the headline runs every attack: quantile, threshold and loss become baselines.
     (
         "mia-every-attack",
-        &["mia", "--model", "mlp", "--attack", "lira", "--bootstrap", "20"],
+        &[
+            "mia",
+            "--model",
+            "mlp",
+            "--attack",
+            "lira",
+            "--bootstrap",
+            "20",
+        ],
     ),
     (
         "mia-dp",
-        &["mia", "--model", "mlp", "--epsilon", "3", "--bootstrap", "20"],
+        &[
+            "mia",
+            "--model",
+            "mlp",
+            "--epsilon",
+            "3",
+            "--bootstrap",
+            "20",
+        ],
     ),
 ];
 
@@ -115,7 +131,14 @@ fn every_experiment_measures_exactly_what_it_measured_before_the_reshaping() {
         let mut cmd = ppml(dir.path());
         cmd.arg("run")
             .args(*args)
-            .args(["--dataset", "fashion-mnist", "--quick", "--offline", "--seed", "0"])
+            .args([
+                "--dataset",
+                "fashion-mnist",
+                "--quick",
+                "--offline",
+                "--seed",
+                "0",
+            ])
             .arg("--data-dir")
             .arg(fixtures())
             .arg("--out")

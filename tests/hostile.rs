@@ -312,7 +312,7 @@ fn split_sizes_and_the_target_batch_are_named_in_their_messages() {
             "--epochs",
             "1",
         ],
-        "target.batch_size",
+        "train.batch_size",
     );
 }
 

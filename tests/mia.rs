@@ -7,8 +7,9 @@ use ppml::attacks::membership::quantile::{
 use ppml::attacks::membership::threshold::global_threshold;
 use ppml::data::Dataset;
 use ppml::metrics::membership::measure;
-use ppml::model::{Activation, ModelKind};
+use ppml::model::{Activation, ModelSpec};
 use ppml::progress::Progress;
+use ppml::runtime::Runtime;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
@@ -37,13 +38,10 @@ fn synthetic(n: usize, shift: f64, rng: &mut StdRng) -> (Dataset, Vec<f64>) {
 fn regressor_config(head: Head) -> QuantileConfig {
     QuantileConfig {
         head,
-        model: ModelKind::Mlp,
-        activation: Activation::Relu,
-        mlp_hidden: vec![32],
+        model: ModelSpec::mlp(&[32], Activation::Relu),
         epochs: 60,
         batch_size: 64,
         lr: 3e-3,
-        ..QuantileConfig::default()
     }
 }
 
@@ -66,9 +64,7 @@ fn synthetic_attack(
         &public,
         &public_scores,
         alphas,
-        &device,
-        &mut rng,
-        &Progress::hidden(),
+        &mut Runtime::new(&device, &mut rng, &Progress::hidden()),
     );
     // Candidates: members first (the attack never sees this order's meaning).
     let mut images = Vec::new();
@@ -83,6 +79,7 @@ fn synthetic_attack(
     let scores: Vec<f64> = member_scores.into_iter().chain(non_member_scores).collect();
     let is_member: Vec<bool> = (0..6_000).map(|i| i < 3_000).collect();
     let attack = regressor.attack(&candidates, &scores, alphas);
+    let is_member = ppml::data::Truth::new(is_member);
     let quantile = measure("quantile", &attack, &is_member, 100, &mut rng).unwrap();
     let global = global_threshold(&public_scores, &scores, alphas);
     let threshold = measure("threshold", &global, &is_member, 100, &mut rng).unwrap();
@@ -169,14 +166,17 @@ fn tpr_at(attack: &serde_json::Value, i: usize) -> f64 {
 /// An MLP fitted to 100% training accuracy on 500 members: its margins are large on every
 /// member, but also on every easy non-member, which a single threshold cannot tell apart.
 const OVERFIT_TARGET: &str = r#"
+[data]
+dataset = "fashion-mnist"
+[membership]
 members = 500
 public = 2000
 bootstrap = 50
-[target]
-dataset = "fashion-mnist"
-model = "mlp"
+[model]
+kind = "mlp"
 activation = "relu"
 mlp_hidden = [256]
+[train]
 epochs = 60
 batch_size = 64
 optimizer = "adam"
@@ -264,14 +264,14 @@ fn on_a_dp_target_every_measured_figure_is_below_its_ceiling() {
         max_adv > 0.0 && max_adv < 1.0 && max_tpr_1 < 0.1,
         "{ceiling}"
     );
+    // A point estimate may exceed its ceiling by chance (10 non-members make 1% FPR here: the
+    // quantile attack's 2.2% against a 1.93% ceiling on one machine); what must hold is the
+    // run's own test (`respected`, above) and every interval reaching down to the ceiling.
     for a in std::iter::once(&m["attack"]).chain(m["baselines"].as_array().unwrap()) {
-        let adv = a["max_advantage"]["estimate"].as_f64().unwrap();
+        let adv = a["max_advantage"]["low"].as_f64().unwrap();
         assert!(adv <= max_adv, "{}: advantage {adv} > {max_adv}", a["name"]);
-        assert!(
-            tpr_at(a, 1) <= max_tpr_1,
-            "{}: TPR@1% above {max_tpr_1}",
-            a["name"]
-        );
+        let tpr = a["tpr_at_fpr"][1]["tpr"]["low"].as_f64().unwrap();
+        assert!(tpr <= max_tpr_1, "{}: TPR@1% above {max_tpr_1}", a["name"]);
     }
     assert!((m["privacy"]["epsilon"].as_f64().unwrap() - 1.0).abs() < 0.01);
 }
@@ -312,7 +312,7 @@ fn the_same_seed_gives_the_same_results() {
     };
     let (a, b) = (run(), run());
     assert_eq!(a, b);
-    assert_eq!(a["config"]["shadows"], 1);
+    assert_eq!(a["config"]["membership"]["shadows"], 1);
 }
 
 /// The DP-ceiling check may only accuse the code with a stated false-alarm rate (β = 0.1%).

@@ -46,8 +46,8 @@ fn quick_run_writes_the_documented_fields() {
     }
     assert_eq!(m["experiment"], "train");
     assert_eq!(m["quick"], true);
-    assert_eq!(m["config"]["epochs"], 1);
-    assert_eq!(m["config"]["model"], "mlp");
+    assert_eq!(m["config"]["train"]["epochs"], 1);
+    assert_eq!(m["config"]["model"]["kind"], "mlp");
     assert!(m["timing"]["samples_per_second"].as_f64().unwrap() > 0.0);
     assert!(out.join("model.bpk").is_file());
 }
@@ -160,44 +160,45 @@ fn a_checkpoint_restores_the_trained_model() {
     assert!(a["test_accuracy"].as_f64().unwrap() > 0.5);
 }
 
-/// Every published config parses (unknown keys would be errors) and passes validation, and the
-/// DP ones are private.
+/// `result`'s value, or a panic naming the config file.
+fn valid<T>(path: &std::path::Path, result: ppml::Result<T>) -> T {
+    result.unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every published config parses (unknown keys and the old flat layout would be errors) and
+/// passes validation, and the DP ones are private.
 #[test]
 fn every_config_in_experiments_is_valid() {
-    use ppml::config::load_toml;
-    use ppml::experiments::train::TrainConfig;
+    use ppml::experiments::federated::Federated;
+    use ppml::experiments::load;
+    use ppml::experiments::mia::Mia;
+    use ppml::experiments::train::Train;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
     let mut checked = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         if name.starts_with("federated-") {
-            let config: ppml::experiments::federated::FederatedConfig =
-                load_toml(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            config
-                .validate()
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let config = valid(&path, load::<Federated>(Some(&path), false));
+            valid(&path, config.validate());
             checked += 1;
         } else if name.starts_with("mia-") {
-            let config: ppml::experiments::mia::MiaConfig =
-                load_toml(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            let resolved = config.resolve();
-            resolved
-                .validate()
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let resolved = valid(&path, load::<Mia>(Some(&path), false)).resolve();
+            valid(&path, resolved.validate());
             assert_eq!(
                 name.contains("-eps"),
-                resolved.target.epsilon.is_some(),
+                resolved.privacy.epsilon.is_some(),
                 "{name}"
             );
             checked += 1;
         } else if path.extension().is_some_and(|e| e == "toml") {
-            let config: TrainConfig =
-                load_toml(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            config
-                .validate()
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            assert_eq!(name.starts_with("dp-"), config.epsilon.is_some(), "{name}");
+            let config = valid(&path, load::<Train>(Some(&path), false));
+            valid(&path, config.validate());
+            assert_eq!(
+                name.starts_with("dp-"),
+                config.privacy.epsilon.is_some(),
+                "{name}"
+            );
             checked += 1;
         }
     }
@@ -209,23 +210,24 @@ fn every_config_in_experiments_is_valid() {
 /// and `ppml run train --epsilon 3 --dataset fashion-mnist` the dp-fashion-eps3 row.
 #[test]
 fn dp_flags_without_a_config_take_the_published_dp_hyperparameters() {
-    use ppml::config::load_toml;
     use ppml::data::DatasetName;
-    use ppml::experiments::mia::MiaConfig;
-    use ppml::experiments::train::TrainConfig;
+    use ppml::experiments::mia::Mia;
+    use ppml::experiments::train::Train;
+    use ppml::experiments::{Experiment, load};
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
-    let mut mia = MiaConfig::dp_default();
-    mia.target.dataset = DatasetName::FashionMnist;
-    mia.target.epsilon = Some(1.5);
-    let published: MiaConfig = load_toml(&dir.join("mia-fashion-eps1.5.toml")).unwrap();
-    assert_eq!(mia, published);
-    let mut nodp = MiaConfig::default();
-    nodp.target.dataset = DatasetName::FashionMnist;
-    let published: MiaConfig = load_toml(&dir.join("mia-fashion-nodp.toml")).unwrap();
-    assert_eq!(nodp, published);
-    let mut train = TrainConfig::dp_default();
-    train.dataset = DatasetName::FashionMnist;
-    train.epsilon = Some(3.0);
-    let published: TrainConfig = load_toml(&dir.join("dp-fashion-eps3.toml")).unwrap();
-    assert_eq!(train, published);
+    let published = |name: &str| dir.join(name);
+    let mut mia = Mia::default_config(true);
+    mia.data.dataset = DatasetName::FashionMnist;
+    mia.privacy.epsilon = Some(1.5);
+    let file = load::<Mia>(Some(&published("mia-fashion-eps1.5.toml")), false).unwrap();
+    assert_eq!(mia, file);
+    let mut nodp = Mia::default_config(false);
+    nodp.data.dataset = DatasetName::FashionMnist;
+    let file = load::<Mia>(Some(&published("mia-fashion-nodp.toml")), false).unwrap();
+    assert_eq!(nodp, file);
+    let mut train = Train::default_config(true);
+    train.data.dataset = DatasetName::FashionMnist;
+    train.privacy.epsilon = Some(3.0);
+    let file = load::<Train>(Some(&published("dp-fashion-eps3.toml")), false).unwrap();
+    assert_eq!(train, file);
 }

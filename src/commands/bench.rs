@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use ppml::Result;
 use ppml::config::{at_least_one, count_in};
 use ppml::device::Backend;
-use ppml::model::{Activation, ModelConfig, ModelKind};
+use ppml::model::{Activation, ModelConfig, ModelKind, ModelSpec};
 use ppml::progress::Progress;
 use ppml::report::write_json_atomic;
 use ppml::train::bench::{StepBench, StepMode, time_steps};
@@ -93,16 +93,9 @@ const MAX_BENCH_STEPS: usize = 1_000_000;
 
 /// The two models of the peer speed table.
 fn bench_model(kind: ModelKind) -> ModelConfig {
-    ModelConfig {
-        kind,
-        activation: match kind {
-            ModelKind::Mlp => Activation::Relu,
-            ModelKind::Cnn => Activation::Tanh,
-        },
-        mlp_hidden: vec![256],
-        cnn_channels: [16, 32],
-        cnn_dense: 32,
-        side: 28,
-        classes: 10,
-    }
+    let spec = match kind {
+        ModelKind::Mlp => ModelSpec::mlp(&[256], Activation::Relu),
+        ModelKind::Cnn => ModelSpec::default(),
+    };
+    spec.for_data(28, 10)
 }

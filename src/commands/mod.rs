@@ -3,19 +3,16 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ppml::config::load_toml;
 use ppml::data::{self, DatasetName, DatasetReport, FileCheck};
-use ppml::experiments::federated::{self, FederatedConfig};
-use ppml::experiments::mia::{self, MiaConfig, MiaReport};
-use ppml::experiments::train::{self, TrainConfig};
-use ppml::experiments::{RunContext, RunOptions};
+use ppml::experiments::{self, Experiment, RunOptions};
 use ppml::privacy::{self, Accountant, PrivacyError, PrivacySpent, SubsampledGaussian};
 use ppml::progress::Progress;
-use ppml::report::{ReportError, table};
+use ppml::report::{METRICS, ReportError, table};
 use ppml::{Error, Result};
 
 use crate::cli::{
-    AccountantArgs, BenchCommand, Cli, Command, CommonArgs, DataCommand, ReportArgs, RunCommand,
+    AccountantArgs, BenchCommand, Cli, Command, CommonArgs, DataCommand, ExperimentArgs,
+    ReportArgs, RunCommand,
 };
 
 /// Prints a run's warnings on stderr (they are in its metrics.json too).
@@ -35,77 +32,9 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Progress::stderr()
     };
     match cli.command {
-        Command::Run(RunCommand::Train(args)) => {
-            let mut config: TrainConfig = match &args.common.config {
-                Some(path) => load_toml(path)?,
-                None if args.dp.asks_for_dp() => TrainConfig::dp_default(),
-                None => TrainConfig::default(),
-            };
-            let options = run_options(&args.common, "train", progress);
-            args.apply(&mut config)?;
-            let mut ctx = RunContext::new(options, config.backend, config.seed)?;
-            let report = train::run(config, &mut ctx)?;
-            warn_all(&report.warnings);
-            let privacy = match &report.privacy {
-                None => "non-private".to_string(),
-                Some(p) => format!(
-                    "DP-SGD ε = {:.3} at δ = {:e} ({}; σ = {:.4}, q = {:.5}, {} steps)",
-                    p.spent.epsilon,
-                    p.spent.delta,
-                    p.spent.accountant.as_str(),
-                    p.spent.noise_multiplier,
-                    p.spent.sample_rate,
-                    p.spent.steps
-                ),
-            };
-            say!(
-                "train: {} {} on {}, {privacy}: test accuracy {:.2}%, train accuracy {:.2}% ({:.0} samples/s) -> {}",
-                format!("{:?}", report.config.model).to_lowercase(),
-                format!("{:?}", report.config.activation).to_lowercase(),
-                report.header.dataset,
-                100.0 * report.test_accuracy,
-                100.0 * report.train_accuracy,
-                report.timing.samples_per_second,
-                ctx.out_path("metrics.json").display()
-            );
-            Ok(())
-        }
-        Command::Run(RunCommand::Federated(args)) => {
-            let mut config: FederatedConfig = match &args.common.config {
-                Some(path) => load_toml(path)?,
-                None => FederatedConfig::default(),
-            };
-            let options = run_options(&args.common, "federated", progress);
-            args.apply(&mut config);
-            let mut ctx = RunContext::new(options, config.backend, config.seed)?;
-            let report = federated::run(config, &mut ctx)?;
-            say!(
-                "federated: {} parties, {:?} over {}, {} rounds on {}: test accuracy {:.2}%, {:.0} kB per party per round -> {}",
-                report.config.parties,
-                report.config.algorithm,
-                report.config.aggregation.as_str(),
-                report.config.rounds,
-                report.header.dataset,
-                100.0 * report.test_accuracy,
-                report.bytes_per_party_per_round / 1e3,
-                ctx.out_path("metrics.json").display()
-            );
-            Ok(())
-        }
-        Command::Run(RunCommand::Mia(args)) => {
-            let mut config: MiaConfig = match &args.common.config {
-                Some(path) => load_toml(path)?,
-                None if args.dp.asks_for_dp() => MiaConfig::dp_default(),
-                None => MiaConfig::default(),
-            };
-            let options = run_options(&args.common, "mia", progress);
-            args.apply(&mut config);
-            let mut ctx = RunContext::new(options, config.target.backend, config.target.seed)?;
-            let report = mia::run(config, &mut ctx)?;
-            warn_all(&report.warnings);
-            print_mia(&report, &ctx.out_path("metrics.json"));
-            Ok(())
-        }
+        Command::Run(RunCommand::Train(args)) => run_experiment(*args, progress),
+        Command::Run(RunCommand::Federated(args)) => run_experiment(*args, progress),
+        Command::Run(RunCommand::Mia(args)) => run_experiment(*args, progress),
         Command::Accountant(args) => accountant(&args),
         Command::Report(args) => report(&args),
         Command::Data(DataCommand::Fetch {
@@ -260,58 +189,22 @@ fn accountant(args: &AccountantArgs) -> Result<()> {
     Ok(())
 }
 
-/// The summary of a membership-inference run: the target, then one line per attack.
-fn print_mia(report: &MiaReport, path: &Path) {
-    let target = match &report.privacy {
-        None => "non-private".to_string(),
-        Some(p) => format!(
-            "DP-SGD ε = {:.3} at δ = {:e}",
-            p.spent.epsilon, p.spent.delta
-        ),
-    };
-    say!(
-        "mia: {} target on {} ({} members): train accuracy {:.2}%, test accuracy {:.2}%",
-        target,
-        report.header.dataset,
-        report.data.members,
-        100.0 * report.target.train_accuracy,
-        100.0 * report.target.test_accuracy,
-    );
-    for a in std::iter::once(&report.attack).chain(&report.baselines) {
-        let tpr: Vec<String> = a
-            .tpr_at_fpr
-            .iter()
-            .map(|p| {
-                format!(
-                    "TPR@{}% FPR {:.2}% [{:.2}, {:.2}]",
-                    100.0 * p.max_fpr,
-                    100.0 * p.tpr.estimate,
-                    100.0 * p.tpr.low,
-                    100.0 * p.tpr.high
-                )
-            })
-            .collect();
-        say!(
-            "  {:<9} AUC {:.4}  {}  advantage {:.4}",
-            a.name,
-            a.auc.estimate,
-            tpr.join("  "),
-            a.max_advantage.estimate
-        );
+/// `ppml run <experiment>`: the config from its file (refusing the old flat layout) or the
+/// defaults, the flags on top, the run, then its warnings and summary.
+fn run_experiment<A: ExperimentArgs>(args: A, progress: Progress) -> Result<()> {
+    let name = <A::Experiment as Experiment>::NAME;
+    let options = run_options(args.common(), name, progress);
+    let out = options.out.join(METRICS);
+    let path = args.common().config.clone();
+    let mut config = experiments::load::<A::Experiment>(path.as_deref(), args.asks_for_dp())?;
+    args.apply(&mut config)?;
+    let report = experiments::launch::<A::Experiment>(config, options)?;
+    warn_all(<A::Experiment as Experiment>::warnings(&report));
+    for line in <A::Experiment as Experiment>::summary(&report) {
+        say!("{line}");
     }
-    if let Some(c) = &report.dp_ceiling {
-        let tpr: Vec<String> = c
-            .max_tpr_at_fpr
-            .iter()
-            .map(|(f, t)| format!("TPR@{}% FPR {:.2}%", 100.0 * f, 100.0 * t))
-            .collect();
-        say!(
-            "  ceiling   {}  advantage {:.4} (no attack can do better)",
-            tpr.join("  "),
-            c.max_advantage
-        );
-    }
-    say!("  -> {}", path.display());
+    say!("  -> {}", out.display());
+    Ok(())
 }
 
 fn run_options(common: &CommonArgs, experiment: &str, progress: Progress) -> RunOptions {

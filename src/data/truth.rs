@@ -3,8 +3,8 @@
 //! may read it.
 //!
 //! [`Truth`] can be carried anywhere, handed through any layer, and printed without leaking
-//! (its `Debug` shows nothing), but its contents come out only through [`Truth::reveal`], which
-//! is `pub(crate)`, and `tests/architecture.rs` fails the build's tests if `reveal` is called
+//! (its `Debug` shows nothing), but its contents come out only through [`Truth::unseal`], which
+//! is `pub(crate)`, and `tests/architecture.rs` fails the build's tests if `unseal` is called
 //! anywhere outside `src/metrics/`. An attack's signature takes a view type, which holds no
 //! `Truth`: so an attack cannot read it, and no code but `metrics` does.
 
@@ -21,7 +21,7 @@ impl<T> Truth<T> {
     }
 
     /// The sealed value. Called from `src/metrics/` only (checked by `tests/architecture.rs`).
-    pub(crate) fn reveal(&self) -> &T {
+    pub(crate) fn unseal(&self) -> &T {
         &self.value
     }
 }

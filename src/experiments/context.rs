@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use burn::tensor::Device;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::provenance::{DataFile, Provenance, file_sha256};
 use crate::Result;
@@ -13,6 +13,31 @@ use crate::data::{self, DataError, DatasetName, Splits};
 use crate::device::Backend;
 use crate::progress::Progress;
 use crate::report::OutputDir;
+
+/// The `[run]` table: what makes a run reproducible, and how big it is.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunSpec {
+    /// Seed of every random choice (weights, splits, shuffles, noise).
+    pub seed: u64,
+    /// Compute backend.
+    pub backend: Backend,
+    /// Shrink the run to seconds (smoke tests, CI); `metrics.json` says so.
+    pub quick: bool,
+}
+
+/// Sizes and origin of the data a run used.
+#[derive(Debug, Clone, Serialize)]
+pub struct DataSummary {
+    /// Training examples used.
+    pub train: usize,
+    /// Test examples used.
+    pub test: usize,
+    /// Classes.
+    pub classes: usize,
+    /// Folder the files were read from.
+    pub source: String,
+}
 
 /// Options of a run that are about the machine, not the experiment (so not in its config).
 #[derive(Debug, Clone)]
@@ -63,10 +88,9 @@ impl RunContext {
         &self,
         experiment: &'static str,
         dataset: DatasetName,
-        seed: u64,
-        quick: bool,
+        run: &RunSpec,
     ) -> ResultHeader {
-        let mut header = ResultHeader::new(experiment, dataset, seed, quick);
+        let mut header = ResultHeader::new(experiment, dataset, run.seed, run.quick);
         header.provenance.data_files = self.data_files.clone();
         header
     }

@@ -1,11 +1,17 @@
-//! One file per experiment, each wiring data → model → train → report the way its paper's
-//! paragraph reads. `context.rs` holds what every run shares: RNG, device, data, output folder.
+//! One file (or folder) per experiment, each wiring data → model → train → fl → attacks →
+//! metrics → report the way its paper's paragraph reads. `context.rs` holds what every run
+//! shares (RNG, device, data, output folder, the `[run]` table), `experiment.rs` the trait the
+//! binary dispatches through. No experiment imports another.
 
 mod context;
+mod experiment;
 pub mod federated;
 pub mod mia;
 pub mod provenance;
 pub mod train;
 
-pub use context::{ResultHeader, RunContext, RunOptions, chance_warning};
+pub use context::{DataSummary, ResultHeader, RunContext, RunOptions, RunSpec, chance_warning};
+pub use experiment::{
+    Experiment, MODEL_KEYS, RUN_AND_DATA_KEYS, TRAIN_AND_PRIVACY_KEYS, launch, load,
+};
 pub use provenance::Provenance;

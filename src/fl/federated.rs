@@ -121,6 +121,7 @@ impl Party {
                     lr: opts.lr,
                     momentum: 0.0,
                     lr_schedule: LrSchedule::Constant,
+                    init_from: None,
                 });
                 for _ in 0..opts.local_steps {
                     let batch = self.draw_batch(opts.batch_size);

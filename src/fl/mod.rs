@@ -26,6 +26,7 @@ pub mod plain;
 pub mod prg;
 pub mod ring;
 pub mod secagg;
+pub mod spec;
 pub mod traffic;
 
 pub use aggregation::{
@@ -37,6 +38,7 @@ pub use partition::{Partition, split_among_parties};
 pub use prg::{MaskSeed, Sign};
 pub use ring::RingWord;
 pub use secagg::{SecAggParams, SecAggView, Session};
+pub use spec::{AggregationSpec, FederationSpec};
 pub use traffic::Traffic;
 
 /// A party's index, `0..n`.

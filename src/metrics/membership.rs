@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::{Interval, Roc, RocError, bootstrap_intervals};
 use crate::attacks::membership::MembershipScores;
+use crate::data::Truth;
 
 /// The FPRs at which TPR is reported.
 pub const LOW_FPRS: [f64; 2] = [0.001, 0.01];
@@ -73,17 +74,18 @@ fn precisions(tp: usize, fp: usize, tpr: f64, fpr: f64) -> (Option<f64>, Option<
     (at_prior, flagged)
 }
 
-/// Measures `attack` given which candidates were members. `resamples` bootstrap resamples
+/// Measures `attack` against the sealed truth of which candidates were members (only
+/// measurement code opens it). `resamples` bootstrap resamples
 /// give the 95% intervals.
 pub fn measure(
     name: &str,
     attack: &MembershipScores,
-    is_member: &[bool],
+    is_member: &Truth<Vec<bool>>,
     resamples: usize,
     rng: &mut StdRng,
 ) -> Result<AttackMetrics, RocError> {
     let (mut members, mut non_members) = (Vec::new(), Vec::new());
-    for (&s, &m) in attack.scores.iter().zip(is_member) {
+    for (&s, &m) in attack.scores.iter().zip(is_member.unseal()) {
         if m {
             members.push(s)
         } else {
@@ -179,7 +181,7 @@ mod tests {
             scores: vec![0.9, 0.8, 0.3, 0.7, 0.1, 0.2],
             thresholds: vec![(0.5, 0.75), (1.0, f64::NEG_INFINITY)],
         };
-        let is_member = [true, true, true, false, false, false];
+        let is_member = Truth::new(vec![true, true, true, false, false, false]);
         let m = measure("t", &attack, &is_member, 50, &mut StdRng::seed_from_u64(0)).unwrap();
         let a = &m.alpha_grid[0];
         assert_eq!((a.tpr, a.fpr, a.flagged), (2.0 / 3.0, 0.0, 2));

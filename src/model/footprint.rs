@@ -199,18 +199,14 @@ fn count_text(n: u128) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Activation;
+    use crate::model::ModelSpec;
 
     fn config(kind: ModelKind) -> ModelConfig {
-        ModelConfig {
+        ModelSpec {
             kind,
-            activation: Activation::Tanh,
-            mlp_hidden: vec![256],
-            cnn_channels: [16, 32],
-            cnn_dense: 32,
-            side: 28,
-            classes: 10,
+            ..ModelSpec::default()
         }
+        .for_data(28, 10)
     }
 
     #[test]

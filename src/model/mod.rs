@@ -11,6 +11,7 @@ pub mod flat;
 mod footprint;
 mod init;
 mod mlp;
+mod spec;
 mod tape;
 
 use burn::module::Module;
@@ -22,6 +23,7 @@ pub use cnn::Cnn;
 pub use config::{ModelConfig, ModelKind};
 pub use footprint::{Footprint, available_memory};
 pub use mlp::Mlp;
+pub use spec::ModelSpec;
 pub use tape::{TappedLayer, WeightLayout};
 
 /// The nonlinearity between layers.

@@ -24,6 +24,7 @@ mod ceiling;
 mod json;
 pub mod pld;
 pub mod rdp;
+mod spec;
 pub(crate) mod special;
 mod spent;
 
@@ -32,6 +33,7 @@ pub use calibrate::{
 };
 pub use ceiling::{AttackCeiling, attack_ceiling};
 pub use json::{epsilon_from_json, serialize_epsilon, serialize_optional_epsilon};
+pub use spec::{DpPlan, DpReport, Noise, PrivacySpec};
 pub use spent::PrivacySpent;
 
 /// Which accountant turns a noise multiplier and a number of steps into ε.

@@ -2,6 +2,7 @@
 //! the Markdown results table built from a folder of them, and ROC plots.
 
 mod json;
+pub mod npy;
 mod output;
 pub mod plot;
 pub mod table;

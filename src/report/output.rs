@@ -13,9 +13,12 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use burn::module::Module;
 use serde::Serialize;
 
 use super::ReportError;
+use super::npy::{NpyElement, npy_bytes};
+use crate::model::Classifier;
 
 /// The file every reader of a results folder starts from; committed last.
 pub const METRICS: &str = "metrics.json";
@@ -158,6 +161,33 @@ impl Staged {
         std::fs::File::create(&path)
             .and_then(|mut f| {
                 f.write_all(text.as_bytes())?;
+                f.sync_all()
+            })
+            .map_err(io_error(&self.output.out.join(name)))
+    }
+
+    /// Writes `model`'s weights (burn's burnpack format) into the staged file `name`.
+    pub fn write_checkpoint(&self, name: &str, model: &Classifier) -> Result<(), ReportError> {
+        model
+            .clone()
+            .save_file(self.path(name))
+            .map_err(|e| ReportError::Io {
+                path: self.output.out.join(name),
+                source: std::io::Error::other(e.to_string()),
+            })
+    }
+
+    /// Writes a C-order array of `shape` as NumPy `.npy` into the staged file `name`.
+    pub fn write_npy<T: NpyElement>(
+        &self,
+        name: &str,
+        shape: &[usize],
+        values: &[T],
+    ) -> Result<(), ReportError> {
+        let bytes = npy_bytes(shape, values);
+        std::fs::File::create(self.path(name))
+            .and_then(|mut f| {
+                f.write_all(&bytes)?;
                 f.sync_all()
             })
             .map_err(io_error(&self.output.out.join(name)))

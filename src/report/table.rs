@@ -225,8 +225,18 @@ fn train_table(runs: &[Run]) -> String {
     );
     for run in runs.iter().filter(|r| r.metrics["experiment"] == "train") {
         let m = &run.metrics;
-        let c = &m["config"];
-        let model = match c["model"].as_str() {
+        // A run's `[model]` table; runs written before the config tables had its keys at the
+        // top of `config`, with the family under `model`.
+        let c = match &m["config"]["model"] {
+            serde_json::Value::Object(_) => &m["config"]["model"],
+            _ => &m["config"],
+        };
+        let kind = if c["kind"].is_string() {
+            &c["kind"]
+        } else {
+            &c["model"]
+        };
+        let model = match kind.as_str() {
             Some("cnn") => format!(
                 "CNN {}/{}/{} {}",
                 c["cnn_channels"][0],
@@ -305,6 +315,18 @@ mod tests {
                 "config": {"model": "cnn", "cnn_channels": [16, 32], "cnn_dense": 32, "activation": "tanh"}
             }),
         }
+    }
+
+    #[test]
+    fn runs_of_both_config_layouts_describe_their_model_alike() {
+        let old = run("a", Value::Null);
+        let mut new = run("a", Value::Null);
+        new.metrics["config"] = serde_json::json!({
+            "model": {"kind": "cnn", "cnn_channels": [16, 32], "cnn_dense": 32, "activation": "tanh"}
+        });
+        let table = train_table(&[old]);
+        assert!(table.contains("CNN 16/32/32 tanh"), "{table}");
+        assert_eq!(table, train_table(&[new]));
     }
 
     #[test]

@@ -114,6 +114,7 @@ pub fn time_steps(
         lr: 0.05,
         momentum: 0.0,
         lr_schedule: LrSchedule::Constant,
+        init_from: None,
     };
     let mut optim = optimizer(&opts);
     let batches: Vec<(Tensor<4>, Tensor<1, Int>)> = (0..4)

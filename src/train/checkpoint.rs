@@ -1,4 +1,4 @@
-//! Saving and restoring trained weights (burn's burnpack format).
+//! Restoring trained weights (burn's burnpack format); `report::save_checkpoint` writes them.
 
 use std::path::Path;
 
@@ -6,15 +6,6 @@ use burn::module::Module;
 
 use crate::config::ConfigError;
 use crate::model::Classifier;
-use crate::report::ReportError;
-
-/// Writes the model's weights to `path`.
-pub fn save_checkpoint(model: &Classifier, path: &Path) -> Result<(), ReportError> {
-    model.clone().save_file(path).map_err(|e| ReportError::Io {
-        path: path.to_path_buf(),
-        source: std::io::Error::other(e.to_string()),
-    })
-}
 
 /// Loads weights from `path` into `model`, which must have the same architecture.
 pub fn load_checkpoint(model: Classifier, path: &Path) -> Result<Classifier, ConfigError> {

@@ -5,13 +5,15 @@ pub mod bench;
 mod checkpoint;
 pub mod dp;
 mod evaluate;
+mod fit;
 mod loss;
 mod options;
 mod sgd;
 
-pub use checkpoint::{load_checkpoint, save_checkpoint};
+pub use checkpoint::load_checkpoint;
 pub(crate) use evaluate::batch_tensors;
 pub use evaluate::{Evaluation, evaluate};
+pub use fit::{FitSpec, Fitted, dp_sgd, fit};
 pub use loss::{cross_entropy, per_example_cross_entropy};
 pub use options::{LrSchedule, OptimizerKind, TrainOptions};
 pub use sgd::{Diverged, EpochRecord, Trained, train};

@@ -1,5 +1,7 @@
 //! The hyperparameters of a training run.
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigError, MAX_EPOCHS, at_least_one, count_in, positive};
@@ -39,8 +41,10 @@ impl LrSchedule {
     }
 }
 
-/// How to train.
+/// How to train: the `[train]` table of a config. Every key is optional and unknown keys are
+/// errors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct TrainOptions {
     /// Passes over the training set.
     pub epochs: usize,
@@ -54,9 +58,41 @@ pub struct TrainOptions {
     pub momentum: f64,
     /// Learning-rate schedule.
     pub lr_schedule: LrSchedule,
+    /// Start from the weights of this checkpoint (a `model.bpk` of an earlier run) instead of
+    /// a fresh initialisation; used by [`super::fit`].
+    pub init_from: Option<PathBuf>,
+}
+
+impl Default for TrainOptions {
+    /// SGD with momentum 0.9 at lr 0.05, batches of 128, 10 epochs.
+    fn default() -> Self {
+        Self {
+            epochs: 10,
+            batch_size: 128,
+            optimizer: OptimizerKind::Sgd,
+            lr: 0.05,
+            momentum: 0.9,
+            lr_schedule: LrSchedule::Constant,
+            init_from: None,
+        }
+    }
 }
 
 impl TrainOptions {
+    /// The published DP-SGD hyperparameters (Tramèr & Boneh 2021 on Fashion-MNIST: expected
+    /// batch 2048, SGD with lr 4 and momentum 0.9, 40 epochs), so that a DP run without a
+    /// config reproduces the published row instead of non-private settings plus noise.
+    pub fn dp_default() -> Self {
+        Self {
+            epochs: 40,
+            batch_size: 2048,
+            optimizer: OptimizerKind::Sgd,
+            lr: 4.0,
+            momentum: 0.9,
+            ..Self::default()
+        }
+    }
+
     /// Checks the values against each other and against the training set size.
     pub fn validate(&self, train_len: usize) -> Result<(), ConfigError> {
         count_in("epochs", self.epochs, MAX_EPOCHS)?;
@@ -103,6 +139,7 @@ mod tests {
             lr: 0.1,
             momentum: 0.9,
             lr_schedule: LrSchedule::Constant,
+            init_from: None,
         }
     }
 

@@ -16,7 +16,7 @@ use super::evaluate::{batch_tensors, count_correct};
 use super::{Evaluation, OptimizerKind, TrainOptions, cross_entropy, evaluate};
 use crate::data::Dataset;
 use crate::model::Classifier;
-use crate::progress::Progress;
+use crate::runtime::Runtime;
 
 /// What one epoch achieved.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -103,18 +103,16 @@ pub(crate) fn optimizer(opts: &TrainOptions) -> ModuleOptimizer {
 /// With `dp`, each epoch is `N / batch_size` DP-SGD steps on Poisson batches of expected size
 /// `q·N` (see [`super::dp`]); the model's parameters stop requiring gradients for the run,
 /// since only the layer taps' gradients are used.
-// The arguments are the run's independent inputs; bundling them would only rename them.
-#[allow(clippy::too_many_arguments)]
 pub fn train(
     mut model: Classifier,
     train: &Dataset,
     test: &Dataset,
     opts: &TrainOptions,
     dp: Option<&DpSgd>,
-    device: &Device,
-    rng: &mut StdRng,
-    progress: &Progress,
+    rt: &mut Runtime<'_>,
 ) -> Result<Trained, Diverged> {
+    let (device, progress) = (rt.device, rt.progress);
+    let rng = &mut *rt.rng;
     let ad_device = device.clone().autodiff();
     let mut optim = optimizer(opts);
     let steps_per_epoch = opts.steps_per_epoch(train.len(), dp.is_some());
@@ -250,7 +248,7 @@ fn model_device(model: &Classifier) -> Device {
 mod tests {
     use super::*;
     use crate::data::Dataset;
-    use crate::model::{Activation, ModelConfig, ModelKind};
+    use crate::model::{Activation, ModelSpec};
     use crate::train::LrSchedule;
     use rand::SeedableRng;
 
@@ -268,15 +266,7 @@ mod tests {
     fn an_empty_batch_step_moves_parameters_by_noise_of_the_calibrated_scale() {
         let device = Device::flex();
         let ad = device.clone().autodiff();
-        let config = ModelConfig {
-            kind: ModelKind::Mlp,
-            activation: Activation::Tanh,
-            mlp_hidden: vec![64],
-            cnn_channels: [16, 32],
-            cnn_dense: 32,
-            side: 28,
-            classes: 10,
-        };
+        let config = ModelSpec::mlp(&[64], Activation::Tanh).for_data(28, 10);
         let mut rng = StdRng::seed_from_u64(3);
         let mut model = Classifier::new(&config, &ad, &mut rng).no_grad();
         let opts = TrainOptions {
@@ -286,6 +276,7 @@ mod tests {
             lr: 1.0,
             momentum: 0.0,
             lr_schedule: LrSchedule::Constant,
+            init_from: None,
         };
         let mut optim = optimizer(&opts);
         // σ = 1.5, C = 2, q·N = 0.05 · 200 = 10: per-coordinate std 0.3.

@@ -5,7 +5,53 @@
 //! shadows give and a variance pooled over all candidates (the paper's choice for few shadows),
 //! and scores the target's φ by how far above that law it lies: `(φ − μ_out(x)) / σ_out`.
 
-use super::MembershipScores;
+use rand::seq::SliceRandom;
+
+use super::{MembershipScores, MembershipView, logit_confidence};
+use crate::Result;
+use crate::attacks::Attack;
+use crate::runtime::Runtime;
+use crate::train::{FitSpec, fit};
+
+/// Offline LiRA: `shadows` models trained by the target's recipe (`recipe`: the attacker knows
+/// how the target was trained, not on what), each on `shadow_size` public records drawn at
+/// random, then queried on the candidates. A shadow is evaluated, epoch by epoch, on the public
+/// records it did not train on: the attacker owns no other labelled data.
+#[derive(Debug, Clone, Copy)]
+pub struct LiraAttack<'a> {
+    /// Shadow models k (at least 1).
+    pub shadows: usize,
+    /// Public records each shadow trains on.
+    pub shadow_size: usize,
+    /// How the target was trained.
+    pub recipe: FitSpec<'a>,
+    /// The false-positive rates the thresholds aim at.
+    pub alphas: &'a [f64],
+}
+
+impl Attack<MembershipView> for LiraAttack<'_> {
+    type Output = MembershipScores;
+
+    fn run(&self, view: &MembershipView, rt: &mut Runtime<'_>) -> Result<MembershipScores> {
+        let (public, candidates) = (view.public(), view.candidates());
+        let mut shadows = Vec::with_capacity(self.shadows);
+        for _ in 0..self.shadows {
+            let mut order: Vec<usize> = (0..public.len()).collect();
+            order.shuffle(&mut *rt.rng);
+            let (inside, outside) = order.split_at(self.shadow_size);
+            let shadow = fit(
+                &self.recipe,
+                &public.subset(inside),
+                &public.subset(outside),
+                rt,
+            )?;
+            let access = super::QueryAccess::new(&shadow.trained.model, rt.device);
+            shadows.push(logit_confidence(&access.logits(candidates), candidates));
+        }
+        let target = logit_confidence(view.candidate_logits(), candidates);
+        Ok(offline_scores(&target, &shadows, self.alphas))
+    }
+}
 
 /// Scores from the target's confidences and the shadows' (`shadows[j][i]` is shadow j on
 /// candidate i). Thresholds are those of a standard normal, as for the quantile attack.

@@ -21,8 +21,11 @@ mod score;
 pub mod threshold;
 mod view;
 
+pub use lira::LiraAttack;
+pub use quantile::QuantileAttack;
 pub use score::{logit_confidence, margin, negative_loss};
-pub use view::{Logits, QueryAccess};
+pub use threshold::{Statistic, ThresholdAttack};
+pub use view::{Logits, MembershipView, QueryAccess};
 
 /// What an attack outputs for its candidates: one score each, higher = more likely a member,
 /// and the thresholds on that score that aim at given false-positive rates.

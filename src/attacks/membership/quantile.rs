@@ -20,16 +20,17 @@
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-use super::MembershipScores;
+use super::{MembershipScores, MembershipView, margin};
+use crate::Result;
+use crate::attacks::Attack;
 use crate::config::{ConfigError, MAX_EPOCHS, at_least_one, count_in, positive};
 use crate::data::Dataset;
-use crate::model::{Activation, Classifier, ModelConfig, ModelKind};
+use crate::model::{Activation, Classifier, ModelKind, ModelSpec};
 use crate::privacy::special::normal_quantile_from_log;
-use crate::progress::Progress;
+use crate::runtime::Runtime;
 use crate::train::batch_tensors;
 
 /// Examples per prediction batch.
@@ -49,42 +50,38 @@ pub enum Head {
     Pinball,
 }
 
-/// The attacker's regression model and how it is trained. A `[quantile]` table in TOML.
+/// The attacker's regression model and how it is trained. A `[quantile]` table in TOML, with
+/// the network in `[quantile.model]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QuantileConfig {
     /// Gaussian or pinball head.
     pub head: Head,
-    /// Model family of the regressor (its outputs are the head's values for every class).
-    pub model: ModelKind,
-    /// Its nonlinearity.
-    pub activation: Activation,
-    /// MLP hidden widths.
-    pub mlp_hidden: Vec<usize>,
-    /// CNN conv channels.
-    pub cnn_channels: [usize; 2],
-    /// CNN hidden dense width.
-    pub cnn_dense: usize,
     /// Passes over the public set.
     pub epochs: usize,
     /// Examples per Adam step.
     pub batch_size: usize,
     /// Adam learning rate.
     pub lr: f64,
+    /// The regressor's network (its outputs are the head's values for every class).
+    pub model: ModelSpec,
 }
 
 impl Default for QuantileConfig {
+    /// A ReLU CNN wider than the target (32/64 channels, dense 128), 20 epochs of Adam.
     fn default() -> Self {
         Self {
             head: Head::Gaussian,
-            model: ModelKind::Cnn,
-            activation: Activation::Relu,
-            mlp_hidden: vec![256],
-            cnn_channels: [32, 64],
-            cnn_dense: 128,
             epochs: 20,
             batch_size: 128,
             lr: 1e-3,
+            model: ModelSpec {
+                kind: ModelKind::Cnn,
+                activation: Activation::Relu,
+                mlp_hidden: vec![256],
+                cnn_channels: [32, 64],
+                cnn_dense: 128,
+            },
         }
     }
 }
@@ -95,21 +92,31 @@ impl QuantileConfig {
         count_in("quantile.epochs", self.epochs, MAX_EPOCHS)?;
         at_least_one("quantile.batch_size", self.batch_size)?;
         positive("quantile.lr", self.lr)?;
-        let model = self.model_config(28, 2, 2);
-        model.validate()?;
-        model.check_fits(self.batch_size, "quantile.batch_size")
+        self.model.validate(self.batch_size, "quantile.batch_size")
     }
+}
 
-    fn model_config(&self, side: usize, classes: usize, per_class: usize) -> ModelConfig {
-        ModelConfig {
-            kind: self.model,
-            activation: self.activation,
-            mlp_hidden: self.mlp_hidden.clone(),
-            cnn_channels: self.cnn_channels,
-            cnn_dense: self.cnn_dense,
-            side,
-            classes: classes * per_class,
-        }
+/// The quantile-regression attack: fit the regressor on the public records' margins, then test
+/// each candidate's margin against its own predicted quantiles. Its output is the scores and
+/// how the fit went.
+#[derive(Debug, Clone, Copy)]
+pub struct QuantileAttack<'a> {
+    /// The regressor and its training.
+    pub config: &'a QuantileConfig,
+    /// The false-positive rates the thresholds aim at.
+    pub alphas: &'a [f64],
+}
+
+impl Attack<MembershipView> for QuantileAttack<'_> {
+    type Output = (MembershipScores, FitSummary);
+
+    fn run(&self, view: &MembershipView, rt: &mut Runtime<'_>) -> Result<Self::Output> {
+        let public_margin = margin(view.public_logits(), view.public());
+        let candidate_margin = margin(view.candidate_logits(), view.candidates());
+        let regressor =
+            QuantileRegressor::fit(self.config, view.public(), &public_margin, self.alphas, rt);
+        let scores = regressor.attack(view.candidates(), &candidate_margin, self.alphas);
+        Ok((scores, regressor.summary().clone()))
     }
 }
 
@@ -194,16 +201,15 @@ impl QuantileRegressor {
     /// Fits the regressor on the public records and the target's margins on them (non-members
     /// all). For the pinball head, `alphas` sets the quantile levels 1 − α (α = 1, whose
     /// quantile is −∞, is left out).
-    #[allow(clippy::too_many_arguments)]
     pub fn fit(
         config: &QuantileConfig,
         public: &Dataset,
         margins: &[f64],
         alphas: &[f64],
-        device: &Device,
-        rng: &mut StdRng,
-        progress: &Progress,
+        rt: &mut Runtime<'_>,
     ) -> Self {
+        let (device, progress) = (rt.device, rt.progress);
+        let rng = &mut *rt.rng;
         let n = margins.len() as f64;
         let center = margins.iter().sum::<f64>() / n;
         let spread = (margins.iter().map(|s| (s - center).powi(2)).sum::<f64>() / n)
@@ -222,7 +228,9 @@ impl QuantileRegressor {
             Head::Pinball => levels.len().max(1),
         };
         let ad_device = device.clone().autodiff();
-        let model_config = config.model_config(public.rows(), public.classes(), heads);
+        let model_config = config
+            .model
+            .for_data(public.rows(), public.classes() * heads);
         let mut model = Classifier::new(&model_config, &ad_device, rng);
         let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
         // The pinball loss needs at least one level; with only α = 1 in the grid (the Gaussian

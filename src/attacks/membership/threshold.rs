@@ -4,7 +4,44 @@
 //! set from public data instead of the target's average training loss, which the attacker does
 //! not know).
 
-use super::MembershipScores;
+use super::{MembershipScores, MembershipView, margin, negative_loss};
+use crate::Result;
+use crate::attacks::Attack;
+use crate::runtime::Runtime;
+
+/// The statistic a global threshold is put on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Statistic {
+    /// The logit margin z_y − max_{y' ≠ y} z_{y'} (Bertran et al.'s marginal baseline).
+    Margin,
+    /// The negated loss (Yeom et al. 2018).
+    Loss,
+}
+
+/// One threshold for every candidate, read off the public records' statistic.
+#[derive(Debug, Clone, Copy)]
+pub struct ThresholdAttack<'a> {
+    /// Margin or loss.
+    pub statistic: Statistic,
+    /// The false-positive rates the thresholds aim at.
+    pub alphas: &'a [f64],
+}
+
+impl Attack<MembershipView> for ThresholdAttack<'_> {
+    type Output = MembershipScores;
+
+    fn run(&self, view: &MembershipView, _rt: &mut Runtime<'_>) -> Result<MembershipScores> {
+        let statistic = match self.statistic {
+            Statistic::Margin => margin,
+            Statistic::Loss => negative_loss,
+        };
+        Ok(global_threshold(
+            &statistic(view.public_logits(), view.public()),
+            &statistic(view.candidate_logits(), view.candidates()),
+            self.alphas,
+        ))
+    }
+}
 
 /// The smallest threshold t with at most a fraction α of `public` scores ≥ t: the empirical
 /// (1 − α) quantile, placed so that the rule "score ≥ t" keeps the false-positive rate on the

@@ -1,5 +1,8 @@
 //! The attacker's view of the target: query access only. It can ask for the logits on any
 //! images it holds, and nothing else: no weights, no gradients, no training data.
+//! [`MembershipView`] is what a membership attack receives: the target behind query access,
+//! the attacker's own public records, and the candidates it must judge (with their labels, as
+//! in every membership game, but without a word on which were members).
 
 use burn::module::Module;
 use burn::tensor::Device;
@@ -80,5 +83,56 @@ impl QueryAccess {
             );
         }
         Logits::new(values, records.classes())
+    }
+}
+
+/// What a membership attacker holds: query access to the target, public records from the same
+/// distribution (never trained on), and the shuffled candidates, with the target's logits on
+/// both sets already queried (every attack here needs them).
+pub struct MembershipView {
+    target: QueryAccess,
+    public: Dataset,
+    candidates: Dataset,
+    public_logits: Logits,
+    candidate_logits: Logits,
+}
+
+impl MembershipView {
+    /// Queries `target` on the public records and the candidates.
+    pub fn query(target: QueryAccess, public: Dataset, candidates: Dataset) -> Self {
+        let public_logits = target.logits(&public);
+        let candidate_logits = target.logits(&candidates);
+        Self {
+            target,
+            public,
+            candidates,
+            public_logits,
+            candidate_logits,
+        }
+    }
+
+    /// Query access to the target, for anything else the attacker wants to ask.
+    pub fn target(&self) -> &QueryAccess {
+        &self.target
+    }
+
+    /// The attacker's public records.
+    pub fn public(&self) -> &Dataset {
+        &self.public
+    }
+
+    /// The records to judge.
+    pub fn candidates(&self) -> &Dataset {
+        &self.candidates
+    }
+
+    /// The target's logits on the public records.
+    pub fn public_logits(&self) -> &Logits {
+        &self.public_logits
+    }
+
+    /// The target's logits on the candidates.
+    pub fn candidate_logits(&self) -> &Logits {
+        &self.candidate_logits
     }
 }

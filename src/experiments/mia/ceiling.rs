@@ -5,9 +5,9 @@
 use serde::Serialize;
 
 use crate::Result;
-use crate::experiments::train::DpReport;
 use crate::metrics::ceiling_test::{CeilingTest, FALSE_ALARM_RATE, ThresholdOutcome, test_ceiling};
 use crate::metrics::membership::{AttackMetrics, LOW_FPRS};
+use crate::privacy::DpReport;
 use crate::privacy::{SubsampledGaussian, attack_ceiling};
 
 /// The ceilings measured against a run's attacks.

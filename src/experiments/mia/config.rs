@@ -1,21 +1,28 @@
-//! What defines a membership-inference run: the attack, the split sizes, the target's training
-//! (`[target]`) and the attacker's regressor (`[quantile]`), with the defaults of the published
-//! runs and what `--quick` keeps.
+//! What defines a membership-inference run: the game (`[membership]`: split sizes, the
+//! headline attack, shadows, the α grid), the target (`[model]`, `[train]`, `[privacy]`, which
+//! LiRA's shadows copy) and the attacker's regressor (`[quantile]`), with the defaults of the
+//! published runs and what `--quick` keeps.
 
 use serde::{Deserialize, Serialize};
 
-use super::check_split_sizes;
+use super::split::check_split_sizes;
+use crate::Result;
 use crate::attacks::membership::quantile::{Head, QuantileConfig};
 use crate::config::{ConfigError, at_least_one, count_in};
-use crate::experiments::train::TrainConfig;
+use crate::data::DataSpec;
+use crate::experiments::RunSpec;
 use crate::metrics::membership::alpha_grid;
-use crate::train::OptimizerKind;
+use crate::model::ModelSpec;
+use crate::privacy::PrivacySpec;
+use crate::train::{OptimizerKind, TrainOptions};
 
 /// Fewest public records the attacker may have: its regression model learns from them.
 pub const MIN_PUBLIC: usize = 100;
 /// Caps applied by `--quick`.
 pub(super) const QUICK_MEMBERS: usize = 1_000;
 const QUICK_PUBLIC: usize = 1_000;
+const QUICK_TEST: usize = 1_000;
+const QUICK_BATCH: usize = 256;
 const QUICK_EPOCHS: usize = 2;
 const QUICK_DP_EPOCHS: usize = 10;
 const QUICK_BOOTSTRAP: usize = 100;
@@ -54,13 +61,10 @@ impl AttackKind {
     }
 }
 
-/// Everything that defines a membership-inference run. Top-level keys describe the attack; the
-/// `[target]` table is the target's training config (the `ppml run train` keys, whose
-/// `dataset`, `seed`, `backend` and `epsilon` are the run's), and `[quantile]` the attacker's
-/// regression model.
+/// The membership game: a `[membership]` table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct MiaConfig {
+pub struct MembershipSpec {
     /// Records the target trains on; as many non-members are held out.
     pub members: usize,
     /// Records the attacker holds (disjoint from members and non-members).
@@ -74,8 +78,39 @@ pub struct MiaConfig {
     pub alphas: Option<Vec<f64>>,
     /// Bootstrap resamples behind each 95% interval.
     pub bootstrap: usize,
+}
+
+impl Default for MembershipSpec {
+    fn default() -> Self {
+        Self {
+            members: 20_000,
+            public: 20_000,
+            attack: AttackKind::Quantile,
+            shadows: None,
+            alphas: None,
+            bootstrap: 500,
+        }
+    }
+}
+
+/// Everything that defines a membership-inference run. `[model]`, `[train]` and `[privacy]`
+/// describe the target (and LiRA's shadows, trained the same way); `[run]` and `[data]` are
+/// the run's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MiaConfig {
+    /// Seed, backend, quick.
+    pub run: RunSpec,
+    /// Dataset (the members, non-members and public records all come from its training split).
+    pub data: DataSpec,
+    /// The membership game.
+    pub membership: MembershipSpec,
+    /// The target's network.
+    pub model: ModelSpec,
     /// The target's training.
-    pub target: TrainConfig,
+    pub train: TrainOptions,
+    /// The target's DP-SGD.
+    pub privacy: PrivacySpec,
     /// The attacker's quantile regressor.
     pub quantile: QuantileConfig,
 }
@@ -85,19 +120,18 @@ impl Default for MiaConfig {
     /// tanh CNN fitted closely to 20,000 members by 60 epochs of Adam.
     fn default() -> Self {
         Self {
-            members: 20_000,
-            public: 20_000,
-            attack: AttackKind::Quantile,
-            shadows: None,
-            alphas: None,
-            bootstrap: 500,
-            target: TrainConfig {
+            run: RunSpec::default(),
+            data: DataSpec::default(),
+            membership: MembershipSpec::default(),
+            model: ModelSpec::default(),
+            train: TrainOptions {
                 epochs: 60,
                 batch_size: 128,
                 optimizer: OptimizerKind::Adam,
                 lr: 1e-3,
-                ..TrainConfig::default()
+                ..TrainOptions::default()
             },
+            privacy: PrivacySpec::default(),
             quantile: QuantileConfig::default(),
         }
     }
@@ -110,89 +144,102 @@ impl MiaConfig {
     /// `ppml run mia --epsilon 1.5 --dataset fashion-mnist` then reproduces the published row.
     pub fn dp_default() -> Self {
         Self {
-            target: TrainConfig {
+            train: TrainOptions {
                 epochs: 40,
                 batch_size: 1024,
-                ..TrainConfig::dp_default()
+                ..TrainOptions::dp_default()
+            },
+            privacy: PrivacySpec {
+                clip_norm: 0.1,
+                ..PrivacySpec::default()
             },
             ..Self::default()
         }
     }
-}
 
-impl MiaConfig {
     /// Applies `--quick`, fills in the α grid and the shadow count, and reads `epsilon = inf`
     /// as "no DP".
     pub fn resolve(mut self) -> Self {
-        if self.shadows.is_none() {
-            self.shadows = Some(if self.attack == AttackKind::Lira {
+        let game = &mut self.membership;
+        if game.shadows.is_none() {
+            game.shadows = Some(if game.attack == AttackKind::Lira {
                 DEFAULT_LIRA_SHADOWS
             } else {
                 0
             });
         }
-        if self.target.quick {
-            self.members = self.members.min(QUICK_MEMBERS);
-            self.public = self.public.min(QUICK_PUBLIC);
-            self.bootstrap = self.bootstrap.min(QUICK_BOOTSTRAP);
+        if game.alphas.is_none() {
+            game.alphas = Some(alpha_grid(17));
+        }
+        self.privacy.normalize();
+        if self.run.quick {
+            game.members = game.members.min(QUICK_MEMBERS);
+            game.public = game.public.min(QUICK_PUBLIC);
+            game.bootstrap = game.bootstrap.min(QUICK_BOOTSTRAP);
+            game.shadows = game.shadows.map(|k| k.min(QUICK_SHADOWS));
             self.quantile.epochs = self.quantile.epochs.min(QUICK_EPOCHS);
-            self.shadows = self.shadows.map(|k| k.min(QUICK_SHADOWS));
-        }
-        if self.alphas.is_none() {
-            self.alphas = Some(alpha_grid(17));
-        }
-        let (train_limit, epochs) = (self.target.train_limit, self.target.epochs);
-        let private = self.target.is_private();
-        self.target = self.target.resolve_quick();
-        if self.target.quick {
-            // `resolve_quick` leaves one epoch, which is a training run's smoke test; the
-            // target of an attack gets a few more.
-            self.target.epochs = epochs;
+            self.data.test_limit = Some(
+                self.data
+                    .test_limit
+                    .map_or(QUICK_TEST, |n| n.min(QUICK_TEST)),
+            );
+            self.train.batch_size = self.train.batch_size.min(QUICK_BATCH);
             // A DP target needs more of its few noisy steps than a non-private one to get
             // clearly above chance on 1,000 members (measured: 2 epochs of DP-SGD at ε = 1.5
             // left the tanh CNN at chance).
-            let epochs = if private {
+            let epochs = if self.privacy.is_private() {
                 QUICK_DP_EPOCHS
             } else {
                 QUICK_EPOCHS
             };
-            self.target.epochs = self.target.epochs.min(epochs);
+            self.train.epochs = self.train.epochs.min(epochs);
         }
-        // The members are the target's training set; `resolve_quick`'s cap does not apply.
-        self.target.train_limit = train_limit;
         self
     }
 
     /// The α grid (after [`MiaConfig::resolve`]).
     pub fn alphas(&self) -> &[f64] {
-        self.alphas.as_deref().unwrap_or(&[])
+        self.membership.alphas.as_deref().unwrap_or(&[])
+    }
+
+    /// LiRA shadows to train (after [`MiaConfig::resolve`]).
+    pub fn shadows(&self) -> usize {
+        self.membership.shadows.unwrap_or(0)
+    }
+
+    /// Records each LiRA shadow trains on: as many as the target, when the public set holds
+    /// twice that (Carlini et al. train shadows on random halves); otherwise half the public
+    /// set, a smaller training set than the target's, which lowers the shadows' confidence a
+    /// little.
+    pub fn shadow_size(&self) -> usize {
+        self.membership.members.min(self.membership.public / 2)
     }
 
     /// Checks everything that can be checked before the data is loaded. Called on the config
     /// as given, before `--quick` shrinks it, and again after.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        at_least_one("members", self.members)?;
+    pub fn validate(&self) -> Result<()> {
+        self.validate_game()?;
+        self.quantile.validate()?;
+        self.validate_target()
+    }
+
+    fn validate_game(&self) -> Result<(), ConfigError> {
+        let game = &self.membership;
+        at_least_one("members", game.members)?;
         // Against the published training split: `--quick` must not hide a split that could
         // never be drawn from this dataset.
-        let published = self.target.dataset.spec().files[0].count;
-        let source = format!("the published training split of {}", self.target.dataset);
-        check_split_sizes(self.members, self.public, published, &source)?;
-        if self.public < MIN_PUBLIC {
+        let published = self.data.dataset.spec().files[0].count;
+        let source = format!("the published training split of {}", self.data.dataset);
+        check_split_sizes(game.members, game.public, published, &source)?;
+        if game.public < MIN_PUBLIC {
             return Err(ConfigError::invalid(
                 "public",
-                self.public,
+                game.public,
                 format!("the attacker needs at least {MIN_PUBLIC} public records to fit its model"),
             ));
         }
-        if self.target.train_limit.is_some() {
-            return Err(ConfigError::invalid(
-                "target.train_limit",
-                format!("{:?}", self.target.train_limit),
-                "the target trains on exactly the members: set `members` instead",
-            ));
-        }
-        count_in("bootstrap", self.bootstrap, MAX_BOOTSTRAP)?;
-        if let Some(k) = self.shadows
+        count_in("bootstrap", game.bootstrap, MAX_BOOTSTRAP)?;
+        if let Some(k) = game.shadows
             && k > MAX_SHADOWS
         {
             return Err(ConfigError::invalid(
@@ -203,7 +250,7 @@ impl MiaConfig {
                 ),
             ));
         }
-        if let Some(alphas) = &self.alphas {
+        if let Some(alphas) = &game.alphas {
             if alphas.is_empty() {
                 return Err(ConfigError::invalid("alphas", "[]", "give at least one α"));
             }
@@ -216,7 +263,7 @@ impl MiaConfig {
             }
         }
         if self.quantile.head == Head::Pinball
-            && self
+            && game
                 .alphas
                 .as_ref()
                 .is_some_and(|a| a.iter().all(|&a| a >= 1.0))
@@ -227,14 +274,38 @@ impl MiaConfig {
                 "the pinball head needs an α below 1 (the quantile at α = 1 is −∞)",
             ));
         }
-        if self.attack == AttackKind::Lira && self.shadows == Some(0) {
+        if game.attack == AttackKind::Lira && game.shadows == Some(0) {
             return Err(ConfigError::invalid(
                 "shadows",
                 0,
                 "the LiRA attack needs at least one shadow model",
             ));
         }
-        self.quantile.validate()?;
-        self.target.validate()
+        Ok(())
+    }
+
+    fn validate_target(&self) -> Result<()> {
+        if self.data.train_limit.is_some() {
+            return Err(ConfigError::invalid(
+                "data.train_limit",
+                format!("{:?}", self.data.train_limit),
+                "the target trains on exactly the members: set `membership.members` instead",
+            )
+            .into());
+        }
+        if let Some(path) = &self.train.init_from {
+            return Err(ConfigError::invalid(
+                "train.init_from",
+                path.display(),
+                "a target started from other weights may have seen non-members: the membership \
+                 game needs a target trained on the members alone",
+            )
+            .into());
+        }
+        self.data.validate()?;
+        self.model
+            .validate(self.train.batch_size, "train.batch_size")?;
+        self.privacy.validate()?;
+        Ok(self.train.validate(usize::MAX)?)
     }
 }

@@ -2,270 +2,244 @@
 //! defense.
 //!
 //! The experiment, as the papers set it up (Carlini et al. 2022; Bertran et al. 2023): the seed
-//! splits the training records into three disjoint sets. The target model is trained on the
-//! *members*; an equal number of *non-members* is held out, never seen by the target; the
-//! attacker gets a *public* set from the same distribution, also never seen by the target, and
-//! query access to the target (logits only). The attacker is then handed the members and
-//! non-members, shuffled, without their labels of membership, and scores each one. Only this
-//! file, which holds the truth, measures how well the scores separate the two groups.
+//! splits the training records into members, as many held-out non-members and the attacker's
+//! public records (`split.rs`). The target trains on the members. The attacker gets query
+//! access to it, its public records and the members and non-members shuffled together, and
+//! scores each candidate; which were members stays sealed until measurement.
 //!
 //! The attack is the quantile regression of Bertran et al.; the baselines are a global threshold
-//! on the same margin score, the loss threshold of Yeom et al. 2018, and (with `shadows` > 0)
-//! offline LiRA. When the target is trained with DP-SGD, the privacy curve of its mechanism
-//! bounds every attack (see `privacy::ceiling`); a measured figure significantly above it is
-//! reported as an error, since it can only come from a bug.
+//! on the same margin score, the loss threshold of Yeom et al. 2018, and (with shadows) offline
+//! LiRA. When the target is trained with DP-SGD, the privacy curve of its mechanism bounds every
+//! attack (`ceiling.rs`); a measured figure significantly above it is reported as an error,
+//! since it can only come from a bug.
 
 use std::time::Instant;
 
-use burn::tensor::Device;
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
-use serde::Serialize;
 
-use super::train::{DpReport, TrainConfig, limit, resolve_privacy};
-use super::{ResultHeader, RunContext, chance_warning};
-use crate::attacks::membership::quantile::{FitSummary, QuantileRegressor};
+use super::{Experiment, MODEL_KEYS, RUN_AND_DATA_KEYS, RunContext, RunSpec, chance_warning};
+use crate::attacks::Attack;
+use crate::attacks::membership::quantile::FitSummary;
 use crate::attacks::membership::{
-    MembershipScores, QueryAccess, lira, logit_confidence, margin, negative_loss, threshold,
+    LiraAttack, MembershipScores, MembershipView, QuantileAttack, QueryAccess, Statistic,
+    ThresholdAttack,
 };
-use crate::config::ConfigError;
-use crate::data::Dataset;
+use crate::config::{ConfigError, MovedKey};
+use crate::data::Truth;
 use crate::metrics::membership::{AttackMetrics, measure};
-use crate::model::Classifier;
-use crate::progress::Progress;
+use crate::privacy::DpReport;
 use crate::report::METRICS;
-use crate::report::plot::{Curve, roc_png};
-use crate::train::{self, evaluate};
+use crate::runtime::Runtime;
+use crate::train::{FitSpec, evaluate, fit};
 use crate::{Error, Result};
 
 mod ceiling;
 mod config;
+mod report;
+mod split;
 
 #[cfg(test)]
 use ceiling::above_ceiling;
 use ceiling::measure_ceiling;
 pub use ceiling::{AboveCeiling, CeilingReport};
-pub use config::{AttackKind, MIN_PUBLIC, MiaConfig};
+pub use config::{AttackKind, MIN_PUBLIC, MembershipSpec, MiaConfig};
 #[cfg(test)]
 use config::{QUICK_MEMBERS, QUICK_SHADOWS};
+pub use report::{MiaData, MiaReport, MiaTiming, TargetReport};
 
 /// File name of the ROC plot.
 const PLOT: &str = "roc.png";
 
-/// How the records were split.
-#[derive(Debug, Clone, Serialize)]
-pub struct MiaData {
-    /// Records the target trained on.
-    pub members: usize,
-    /// Held-out records the target never saw.
-    pub non_members: usize,
-    /// The attacker's records.
-    pub public: usize,
-    /// Test records (target accuracy only).
-    pub test: usize,
-    /// Classes.
-    pub classes: usize,
-    /// Folder the files were read from.
-    pub source: String,
-}
+/// `ppml run mia`.
+pub struct Mia;
 
-/// How good, and how overfit, the target is.
-#[derive(Debug, Clone, Serialize)]
-pub struct TargetReport {
-    /// Accuracy on its training set (the members).
-    pub train_accuracy: f64,
-    /// Mean loss on the members.
-    pub train_loss: f64,
-    /// Accuracy on the held-out non-members.
-    pub non_member_accuracy: f64,
-    /// Accuracy on the test set.
-    pub test_accuracy: f64,
-    /// Mean loss on the test set.
-    pub test_loss: f64,
-    /// Optimizer steps.
-    pub steps: usize,
-    /// One record per epoch.
-    pub history: Vec<train::EpochRecord>,
-}
+impl Experiment for Mia {
+    const NAME: &'static str = "mia";
+    type Config = MiaConfig;
+    type Report = MiaReport;
 
-/// Wall-clock figures.
-#[derive(Debug, Clone, Serialize)]
-pub struct MiaTiming {
-    /// Whole run.
-    pub wall_seconds: f64,
-    /// Training the target.
-    pub target_seconds: f64,
-    /// Fitting the quantile regressor.
-    pub quantile_fit_seconds: f64,
-    /// Training LiRA's shadow models.
-    pub shadow_seconds: f64,
-}
-
-/// `metrics.json` of `ppml run mia`.
-#[derive(Debug, Clone, Serialize)]
-pub struct MiaReport {
-    /// Experiment, version, dataset, seed, quick.
-    #[serde(flatten)]
-    pub header: ResultHeader,
-    /// The full resolved config.
-    pub config: MiaConfig,
-    /// The target's DP-SGD accounting (`null`: non-private target).
-    pub privacy: Option<DpReport>,
-    /// The split.
-    pub data: MiaData,
-    /// The target's accuracy.
-    pub target: TargetReport,
-    /// The headline attack.
-    pub attack: AttackMetrics,
-    /// The other attacks, on the same candidates.
-    pub baselines: Vec<AttackMetrics>,
-    /// How the attacker's quantile regressor was fitted.
-    pub quantile_fit: FitSummary,
-    /// Ceilings from the target's privacy curve (`null`: non-private target).
-    pub dp_ceiling: Option<CeilingReport>,
-    /// Problems that mean the numbers cannot be trusted (empty when all is well).
-    pub errors: Vec<String>,
-    /// Things a reader should know before trusting the numbers (a target at chance, say).
-    pub warnings: Vec<String>,
-    /// File name of the ROC plot, in the output folder.
-    pub plot: String,
-    /// Wall-clock figures.
-    pub timing: MiaTiming,
-}
-
-/// The three disjoint record sets, drawn with the run's RNG.
-struct Split {
-    members: Dataset,
-    non_members: Dataset,
-    public: Dataset,
-}
-
-/// Checks that `members` members, as many non-members and `public` public records fit in a
-/// training split of `available` records, naming the key that does not.
-pub(super) fn check_split_sizes(
-    members: usize,
-    public: usize,
-    available: usize,
-    source: &str,
-) -> Result<(), ConfigError> {
-    if public > available {
-        return Err(ConfigError::invalid(
-            "public",
-            public,
-            format!("{source} has only {available} records"),
-        ));
-    }
-    let needed = members
-        .checked_mul(2)
-        .and_then(|m| m.checked_add(public))
-        .filter(|&n| n <= available);
-    if needed.is_none() {
-        let key = if members > available / 2 {
-            "members"
+    fn default_config(private: bool) -> MiaConfig {
+        if private {
+            MiaConfig::dp_default()
         } else {
-            "public"
-        };
-        let value = if key == "members" { members } else { public };
-        return Err(ConfigError::invalid(
-            key,
-            value,
-            format!(
-                "2 × members ({members}) + public ({public}) records are needed, but \
-                 {source} has only {available}"
-            ),
-        ));
+            MiaConfig::default()
+        }
     }
-    Ok(())
+
+    fn moved_keys() -> Vec<MovedKey> {
+        let game = [
+            "members",
+            "public",
+            "attack",
+            "shadows",
+            "alphas",
+            "bootstrap",
+        ]
+        .map(|key| (key, "[membership]"));
+        let quantile = [
+            ("quantile.model", "[quantile.model] kind"),
+            ("quantile.activation", "[quantile.model]"),
+            ("quantile.mlp_hidden", "[quantile.model]"),
+            ("quantile.cnn_channels", "[quantile.model]"),
+            ("quantile.cnn_dense", "[quantile.model]"),
+        ];
+        let target = [(
+            "target",
+            "[run], [data], [model], [train] and [privacy] (the target's keys)",
+        )];
+        [RUN_AND_DATA_KEYS, MODEL_KEYS, &game, &quantile, &target].concat()
+    }
+
+    fn run_spec(config: &MiaConfig) -> &RunSpec {
+        &config.run
+    }
+
+    fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
+        run(config, ctx)
+    }
+
+    fn warnings(report: &MiaReport) -> &[String] {
+        &report.warnings
+    }
+
+    fn summary(report: &MiaReport) -> Vec<String> {
+        report.summary()
+    }
 }
 
-fn split(train: &Dataset, config: &MiaConfig, rng: &mut StdRng) -> Result<Split> {
-    check_split_sizes(
-        config.members,
-        config.public,
-        train.len(),
-        "the training split read from disk",
-    )?;
-    let mut order: Vec<usize> = (0..train.len()).collect();
-    order.shuffle(rng);
-    let (m, rest) = order.split_at(config.members);
-    let (n, rest) = rest.split_at(config.members);
-    Ok(Split {
-        members: train.subset(m),
-        non_members: train.subset(n),
-        public: train.subset(&rest[..config.public]),
+/// The attacks' scores, in the order they are measured (the measurement stream draws in this
+/// order), with the quantile regressor's fit and the seconds spent on it and on LiRA's shadows.
+struct Scored {
+    scores: Vec<(AttackKind, MembershipScores)>,
+    quantile_fit: FitSummary,
+    quantile_seconds: f64,
+    shadow_seconds: f64,
+}
+
+/// Runs every attack on the attacker's view: quantile regression and the two global
+/// thresholds always, LiRA when shadows are asked for.
+fn attack(
+    config: &MiaConfig,
+    recipe: FitSpec<'_>,
+    view: &MembershipView,
+    rt: &mut Runtime<'_>,
+    shadow_rng: &mut StdRng,
+) -> Result<Scored> {
+    let alphas = config.alphas();
+    let t0 = Instant::now();
+    let quantile = QuantileAttack {
+        config: &config.quantile,
+        alphas,
+    };
+    let (quantile_scores, quantile_fit) = quantile.run(view, rt)?;
+    let quantile_seconds = t0.elapsed().as_secs_f64();
+    let threshold = |statistic| ThresholdAttack { statistic, alphas };
+    let mut scores = vec![
+        (AttackKind::Quantile, quantile_scores),
+        (
+            AttackKind::Threshold,
+            threshold(Statistic::Margin).run(view, rt)?,
+        ),
+        (AttackKind::Loss, threshold(Statistic::Loss).run(view, rt)?),
+    ];
+    let t0 = Instant::now();
+    if config.shadows() > 0 {
+        let lira = LiraAttack {
+            shadows: config.shadows(),
+            shadow_size: config.shadow_size(),
+            recipe,
+            alphas,
+        };
+        scores.push((
+            AttackKind::Lira,
+            lira.run(view, &mut rt.with_rng(shadow_rng))?,
+        ));
+    }
+    Ok(Scored {
+        scores,
+        quantile_fit,
+        quantile_seconds,
+        shadow_seconds: t0.elapsed().as_secs_f64(),
     })
 }
 
-/// The members and non-members in one shuffled list (what the attacker is handed), and which
-/// of them were members (what only this experiment knows).
-fn candidates(split: &Split, rng: &mut StdRng) -> (Dataset, Vec<bool>) {
-    let both = split.members.concat(&split.non_members);
-    let mut order: Vec<usize> = (0..both.len()).collect();
-    order.shuffle(rng);
-    let is_member = order.iter().map(|&i| i < split.members.len()).collect();
-    (both.subset(&order), is_member)
+/// The attacks measured against the truth, and against the DP ceiling of a private target.
+struct Measured {
+    attack: AttackMetrics,
+    baselines: Vec<AttackMetrics>,
+    dp_ceiling: Option<CeilingReport>,
+    /// The ceiling's ROC curve, for the plot.
+    curve: Option<Vec<(f64, f64)>>,
+    errors: Vec<String>,
 }
 
-/// Trains a model the way `config` says on `data` (the target, or one of LiRA's shadows).
-fn train_like_target(
-    config: &TrainConfig,
-    data: &Dataset,
-    test: &Dataset,
-    device: &Device,
-    rng: &mut StdRng,
-    progress: &Progress,
-) -> Result<(train::Trained, Option<DpReport>)> {
-    let opts = config.train_options();
-    opts.validate(data.len())?;
-    let privacy = resolve_privacy(config, data.len())?;
-    let model_config = config.model_config(data.rows(), data.classes());
-    let ad_device = device.clone().autodiff();
-    let model = Classifier::new(&model_config, &ad_device, rng);
-    let trained = train::train(
-        model,
-        data,
-        test,
-        &opts,
-        privacy.as_ref().map(|(dp, _)| dp),
-        device,
-        rng,
-        progress,
-    )?;
-    Ok((trained, privacy.map(|(_, r)| r)))
-}
-
-/// Records each LiRA shadow trains on: as many as the target, when the public set holds twice
-/// that (Carlini et al. train shadows on random halves); otherwise half the public set, a
-/// smaller training set than the target's, which lowers the shadows' confidence a little.
-fn shadow_size(config: &MiaConfig) -> usize {
-    config.members.min(config.public / 2)
-}
-
-/// Offline LiRA: `k` shadows on random subsets of the public set, queried on the candidates.
-#[allow(clippy::too_many_arguments)]
-fn lira_scores(
+/// Measures every attack (in [`Scored`]'s order: the bootstrap stream draws in it) against
+/// which candidates were members, and against the ceiling of `privacy` for `sizes` = (members,
+/// non-members).
+fn measure_all(
     config: &MiaConfig,
-    public: &Dataset,
-    candidates: &Dataset,
-    target_view: &QueryAccess,
-    test: &Dataset,
-    device: &Device,
+    scored: &Scored,
+    is_member: &Truth<Vec<bool>>,
+    privacy: Option<&DpReport>,
+    sizes: (usize, usize),
     rng: &mut StdRng,
-    progress: &Progress,
-) -> Result<MembershipScores> {
-    let k = config.shadows.unwrap_or(0);
-    let mut shadows = Vec::with_capacity(k);
-    for _ in 0..k {
-        let mut order: Vec<usize> = (0..public.len()).collect();
-        order.shuffle(rng);
-        let subset = public.subset(&order[..shadow_size(config)]);
-        let (shadow, _) = train_like_target(&config.target, &subset, test, device, rng, progress)?;
-        let view = QueryAccess::new(&shadow.model, device);
-        shadows.push(logit_confidence(&view.logits(candidates), candidates));
+) -> Result<Measured> {
+    let mut measured: Vec<(AttackKind, AttackMetrics)> = Vec::new();
+    for (kind, scores) in &scored.scores {
+        let bootstrap = config.membership.bootstrap;
+        measured.push((
+            *kind,
+            measure(kind.as_str(), scores, is_member, bootstrap, rng)?,
+        ));
     }
-    let target = logit_confidence(&target_view.logits(candidates), candidates);
-    Ok(lira::offline_scores(&target, &shadows, config.alphas()))
+    let headline = measured
+        .iter()
+        .position(|(k, _)| *k == config.membership.attack);
+    let (_, attack) = measured.remove(headline.expect("LiRA as headline needs shadows ≥ 1"));
+    let baselines: Vec<AttackMetrics> = measured.into_iter().map(|(_, m)| m).collect();
+    let all: Vec<&AttackMetrics> = std::iter::once(&attack).chain(&baselines).collect();
+    let ceiling = match privacy {
+        None => None,
+        Some(p) => Some(measure_ceiling(p, &all, sizes.0, sizes.1)?),
+    };
+    let (dp_ceiling, curve, errors) = match ceiling {
+        None => (None, None, Vec::new()),
+        Some(m) => (Some(m.report), Some(m.curve), m.errors),
+    };
+    Ok(Measured {
+        attack,
+        baselines,
+        dp_ceiling,
+        curve,
+        errors,
+    })
+}
+
+/// Checks that the target's batches fit the members, and LiRA's the shadows' training sets:
+/// now, not after the target has trained for an hour.
+fn check_batches(config: &MiaConfig, members: usize) -> Result<(), ConfigError> {
+    let batch = config.train.batch_size;
+    config.train.validate(members).map_err(|e| {
+        ConfigError::invalid(
+            "train.batch_size",
+            batch,
+            format!("the target trains on the {members} members: {e}"),
+        )
+    })?;
+    if config.shadows() > 0 {
+        config.train.validate(config.shadow_size()).map_err(|e| {
+            ConfigError::invalid(
+                "shadows",
+                config.shadows(),
+                format!(
+                    "each LiRA shadow trains on {} public records: {e}",
+                    config.shadow_size()
+                ),
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// Runs the experiment and writes `metrics.json` and `roc.png`. A configuration or data problem
@@ -277,223 +251,102 @@ pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
     let config = config.resolve();
     config.validate()?;
     let output = ctx.prepare_output(&[PLOT, METRICS])?;
-    let splits = ctx.load_dataset(config.target.dataset)?;
-    let test = limit(&splits.test, config.target.test_limit);
+    let splits = ctx.load_dataset(config.data.dataset)?;
+    let test = config.data.test_part(&splits.test);
     // One random stream per stage, drawn in a fixed order from the seed, so that changing one
     // stage (the number of shadows, say) leaves the others' random choices as they were.
-    let mut stream = || StdRng::seed_from_u64(ctx.rng.random::<u64>());
-    let (mut split_rng, mut target_rng, mut attack_rng, mut shadow_rng, mut measure_rng) =
-        (stream(), stream(), stream(), stream(), stream());
-    let split = split(&splits.train, &config, &mut split_rng)?;
-    let opts = config.target.train_options();
-    opts.validate(split.members.len()).map_err(|e| {
-        ConfigError::invalid(
-            "target.batch_size",
-            opts.batch_size,
-            format!(
-                "the target trains on the {} members: {e}",
-                split.members.len()
-            ),
-        )
-    })?;
-    if config.shadows.unwrap_or(0) > 0 {
-        // Checked now, not after the target has trained for an hour.
-        opts.validate(shadow_size(&config)).map_err(|e| {
-            ConfigError::invalid(
-                "shadows",
-                config.shadows.unwrap_or(0),
-                format!(
-                    "each LiRA shadow trains on {} public records: {e}",
-                    shadow_size(&config)
-                ),
-            )
-        })?;
-    }
-    let progress = ctx.options.progress;
-    let device = ctx.device.clone();
+    let mut streams = [(); 5].map(|()| StdRng::seed_from_u64(ctx.rng.random::<u64>()));
+    let [split_rng, target_rng, attack_rng, shadow_rng, measure_rng] = &mut streams;
+    let split = split::split(&splits.train, &config, split_rng)?;
+    check_batches(&config, split.members.len())?;
+    let (device, progress) = (ctx.device.clone(), ctx.options.progress);
+    let plan = config.privacy.plan()?;
+    let recipe = FitSpec {
+        model: &config.model,
+        train: &config.train,
+        privacy: plan.as_ref(),
+    };
 
     // The target trains on the members only.
     let t0 = Instant::now();
-    let (target, privacy) = train_like_target(
-        &config.target,
+    let target = fit(
+        &recipe,
         &split.members,
         &test,
-        &device,
-        &mut target_rng,
-        &progress,
+        &mut Runtime::new(&device, target_rng, &progress),
     )?;
     let target_seconds = t0.elapsed().as_secs_f64();
-    let on_members = evaluate(&target.model, &split.members, &ctx.device);
-    let on_non_members = evaluate(&target.model, &split.non_members, &ctx.device);
+    let model = &target.trained.model;
+    let (on_members, on_non_members) = (
+        evaluate(model, &split.members, &device),
+        evaluate(model, &split.non_members, &device),
+    );
     // Training evaluated the final model on the test set already.
     let last = target
+        .trained
         .history
         .last()
-        .expect("epochs >= 1 was validated, so there is a history");
-    let (test_loss, test_accuracy) = (last.test_loss, last.test_accuracy);
+        .expect("epochs >= 1 was validated");
 
-    // From here on the attacker acts, through query access only.
-    let view = QueryAccess::new(&target.model, &ctx.device);
-    let (candidates, is_member) = candidates(&split, &mut attack_rng);
-    let public_logits = view.logits(&split.public);
-    let candidate_logits = view.logits(&candidates);
-    let public_margin = margin(&public_logits, &split.public);
-    let candidate_margin = margin(&candidate_logits, &candidates);
-    let alphas = config.alphas();
+    // The attacker: query access, its public records and the shuffled candidates.
+    let (candidates, is_member) = split::candidates(&split, attack_rng);
+    let access = QueryAccess::new(model, &device);
+    let view = MembershipView::query(access, split.public.clone(), candidates);
+    let mut rt = Runtime::new(&device, attack_rng, &progress);
+    let scored = attack(&config, recipe, &view, &mut rt, shadow_rng)?;
 
-    let t0 = Instant::now();
-    let regressor = QuantileRegressor::fit(
-        &config.quantile,
-        &split.public,
-        &public_margin,
-        alphas,
-        &device,
-        &mut attack_rng,
-        &progress,
-    );
-    let quantile_fit_seconds = t0.elapsed().as_secs_f64();
-    let mut scored: Vec<(AttackKind, MembershipScores)> = vec![
-        (
-            AttackKind::Quantile,
-            regressor.attack(&candidates, &candidate_margin, alphas),
-        ),
-        (
-            AttackKind::Threshold,
-            threshold::global_threshold(&public_margin, &candidate_margin, alphas),
-        ),
-        (
-            AttackKind::Loss,
-            threshold::global_threshold(
-                &negative_loss(&public_logits, &split.public),
-                &negative_loss(&candidate_logits, &candidates),
-                alphas,
-            ),
-        ),
-    ];
-    let t0 = Instant::now();
-    if config.shadows.unwrap_or(0) > 0 {
-        let lira = lira_scores(
-            &config,
-            &split.public,
-            &candidates,
-            &view,
-            &test,
-            &device,
-            &mut shadow_rng,
-            &progress,
-        )?;
-        scored.push((AttackKind::Lira, lira));
-    }
-    let shadow_seconds = t0.elapsed().as_secs_f64();
+    // Measurement: the only place the sealed truth is opened.
+    let (members, non_members) = (split.members.len(), split.non_members.len());
+    let sizes = (members, non_members);
+    let measured = measure_all(
+        &config,
+        &scored,
+        &is_member,
+        target.privacy.as_ref(),
+        sizes,
+        measure_rng,
+    )?;
 
-    // Measurement: the only place that sees which candidates were members.
-    let mut attack = None;
-    let mut baselines = Vec::new();
-    for (kind, scores) in &scored {
-        let m = measure(
-            kind.as_str(),
-            scores,
-            &is_member,
-            config.bootstrap,
-            &mut measure_rng,
-        )?;
-        if *kind == config.attack {
-            attack = Some(m);
-        } else {
-            baselines.push(m);
-        }
-    }
-    let attack = attack.expect("the headline attack is always run (LiRA needs shadows ≥ 1)");
-
-    let min_fpr = 1.0 / split.non_members.len() as f64;
-    let all: Vec<&AttackMetrics> = std::iter::once(&attack).chain(&baselines).collect();
-    let measured = match &privacy {
-        None => None,
-        Some(p) => Some(measure_ceiling(
-            p,
-            &all,
-            split.members.len(),
-            split.non_members.len(),
-        )?),
-    };
-    let (dp_ceiling, ceiling_curve, errors) = match measured {
-        None => (None, None, Vec::new()),
-        Some(m) => (Some(m.report), Some(m.curve), m.errors),
-    };
-
-    let warnings: Vec<String> = chance_warning("target", test_accuracy, split.members.classes())
-        .into_iter()
-        .collect();
+    let classes = split.members.classes();
     let report = MiaReport {
-        header: ctx.header(
-            "mia",
-            config.target.dataset,
-            config.target.seed,
-            config.target.quick,
-        ),
-        warnings,
-        privacy,
+        header: ctx.header(Mia::NAME, config.data.dataset, &config.run),
+        warnings: chance_warning("target", last.test_accuracy, classes)
+            .into_iter()
+            .collect(),
+        privacy: target.privacy.clone(),
         data: MiaData {
-            members: split.members.len(),
-            non_members: split.non_members.len(),
+            members,
+            non_members,
             public: split.public.len(),
             test: test.len(),
-            classes: split.members.classes(),
+            classes,
             source: splits.location.dir.display().to_string(),
         },
         target: TargetReport {
             train_accuracy: on_members.accuracy,
             train_loss: on_members.loss,
             non_member_accuracy: on_non_members.accuracy,
-            test_accuracy,
-            test_loss,
-            steps: target.steps,
-            history: target.history,
+            test_accuracy: last.test_accuracy,
+            test_loss: last.test_loss,
+            steps: target.trained.steps,
+            history: target.trained.history.clone(),
         },
-        attack,
-        baselines,
-        quantile_fit: regressor.summary().clone(),
-        dp_ceiling,
-        errors,
+        attack: measured.attack,
+        baselines: measured.baselines,
+        quantile_fit: scored.quantile_fit,
+        dp_ceiling: measured.dp_ceiling,
+        errors: measured.errors,
         plot: PLOT.into(),
         timing: MiaTiming {
             wall_seconds: started.elapsed().as_secs_f64(),
             target_seconds,
-            quantile_fit_seconds,
-            shadow_seconds,
+            quantile_fit_seconds: scored.quantile_seconds,
+            shadow_seconds: scored.shadow_seconds,
         },
         config,
     };
-
-    let names: Vec<String> = std::iter::once(&report.attack)
-        .chain(&report.baselines)
-        .map(|a| format!("{} (AUC {:.3})", a.name, a.auc.estimate))
-        .collect();
-    let curves: Vec<Curve<'_>> = std::iter::once(&report.attack)
-        .chain(&report.baselines)
-        .zip(&names)
-        .map(|(a, name)| Curve {
-            name,
-            points: &a.roc,
-        })
-        .collect();
-    let target = match &report.privacy {
-        None => "non-private target".to_string(),
-        Some(p) => format!("DP-SGD target ε = {:.2}", p.spent.epsilon),
-    };
-    let quick = if report.header.quick { ", --quick" } else { "" };
-    let title = format!(
-        "membership inference, {target} ({}{quick})",
-        report.header.dataset
-    );
     let staged = output.stage()?;
-    roc_png(
-        &staged.path(PLOT),
-        &title,
-        &curves,
-        ceiling_curve.as_deref(),
-        min_fpr,
-    )?;
+    report.plot(&staged.path(PLOT), measured.curve.as_deref())?;
     staged.write_json(METRICS, &report)?;
     staged.commit()?;
     if !report.errors.is_empty() {
@@ -555,14 +408,12 @@ mod tests {
 
     #[test]
     fn quick_caps_the_default_lira_shadows_too() {
-        let mut config = MiaConfig {
-            attack: AttackKind::Lira,
-            ..MiaConfig::default()
-        };
-        config.target.quick = true;
+        let mut config = MiaConfig::default();
+        config.membership.attack = AttackKind::Lira;
+        config.run.quick = true;
         let resolved = config.resolve();
-        assert_eq!(resolved.shadows, Some(QUICK_SHADOWS));
-        assert_eq!(resolved.members, QUICK_MEMBERS);
+        assert_eq!(resolved.membership.shadows, Some(QUICK_SHADOWS));
+        assert_eq!(resolved.membership.members, QUICK_MEMBERS);
         assert!(resolved.validate().is_ok());
     }
 }

@@ -1,0 +1,241 @@
+//! The flags of each `ppml run` experiment, and how they land on its config. Every experiment's
+//! arguments implement [`ExperimentArgs`], so the binary runs them all through one function.
+
+use clap::Args;
+
+use ppml::Result;
+use ppml::attacks::membership::quantile::Head;
+use ppml::experiments::Experiment;
+use ppml::experiments::federated::{Federated, FederatedConfig};
+use ppml::experiments::mia::{AttackKind, Mia, MiaConfig};
+use ppml::experiments::train::{Train, TrainConfig};
+use ppml::fl::Aggregation;
+use ppml::fl::Partition;
+use ppml::fl::federated::Algorithm;
+
+use super::flags::{CommonArgs, DpArgs, ModelArgs, TrainingArgs, set};
+
+/// The flags of one experiment.
+pub trait ExperimentArgs {
+    /// The experiment they configure.
+    type Experiment: Experiment;
+    /// The flags every experiment takes.
+    fn common(&self) -> &CommonArgs;
+    /// Whether the flags ask for DP (then a run without a config file starts from the
+    /// published DP hyperparameters).
+    fn asks_for_dp(&self) -> bool;
+    /// Applies the flags on top of `config` (flag > file > default).
+    fn apply(self, config: &mut <Self::Experiment as Experiment>::Config) -> Result<()>;
+}
+
+/// `ppml run train`.
+#[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub training: TrainingArgs,
+    /// Use only the first N training examples.
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+    /// Use only the first N test examples.
+    #[arg(long)]
+    pub test_limit: Option<usize>,
+    #[command(flatten)]
+    pub dp: DpArgs,
+}
+
+impl ExperimentArgs for TrainArgs {
+    type Experiment = Train;
+
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+
+    fn asks_for_dp(&self) -> bool {
+        self.dp.asks_for_dp()
+    }
+
+    fn apply(self, config: &mut TrainConfig) -> Result<()> {
+        self.common.apply(&mut config.run, &mut config.data);
+        self.model.apply(&mut config.model)?;
+        self.training.apply(&mut config.train);
+        if self.train_limit.is_some() {
+            config.data.train_limit = self.train_limit;
+        }
+        if self.test_limit.is_some() {
+            config.data.test_limit = self.test_limit;
+        }
+        self.dp.apply(&mut config.privacy);
+        Ok(())
+    }
+}
+
+/// Partition kinds for the command line (their parameters take the defaults).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PartitionKind {
+    /// Uniformly at random.
+    Iid,
+    /// Two label-sorted shards per party (McMahan et al. 2017).
+    Shards,
+    /// Dirichlet(0.5) class proportions per party (Hsu et al. 2019).
+    Dirichlet,
+}
+
+/// `ppml run federated`.
+#[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
+pub struct FederatedArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Number of parties [default: 3].
+    #[arg(long)]
+    pub parties: Option<usize>,
+    /// How the training set is split: iid, shards (2 label shards per party) or dirichlet
+    /// (α = 0.5); other parameters in the config file [default: iid].
+    #[arg(long)]
+    pub partition: Option<PartitionKind>,
+    /// What parties send: fed-sgd (a gradient) or fed-avg (a model change) [default: fed-avg].
+    #[arg(long)]
+    pub algorithm: Option<Algorithm>,
+    /// Federated rounds [default: 30].
+    #[arg(long)]
+    pub rounds: Option<usize>,
+    /// Local SGD steps per round (FedAvg) [default: 20].
+    #[arg(long)]
+    pub local_steps: Option<usize>,
+    /// Local batch size [default: 64].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Learning rate [default: 0.1].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Aggregation protocol [default: secagg].
+    #[arg(long)]
+    pub aggregation: Option<Aggregation>,
+    /// SecAgg threshold t [default: a majority; unused by plain and additive].
+    #[arg(long)]
+    pub threshold: Option<usize>,
+    /// SecAgg neighbours per party: n − 1 is all pairs, an even k < n − 1 is SecAgg+
+    /// [default: all pairs].
+    #[arg(long)]
+    pub neighbours: Option<usize>,
+    /// Parties that drop out of each round after computing their update [default: 0].
+    #[arg(long)]
+    pub dropouts: Option<usize>,
+}
+
+impl ExperimentArgs for FederatedArgs {
+    type Experiment = Federated;
+
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+
+    fn asks_for_dp(&self) -> bool {
+        false
+    }
+
+    fn apply(self, config: &mut FederatedConfig) -> Result<()> {
+        self.common.apply(&mut config.run, &mut config.data);
+        self.model.apply(&mut config.model)?;
+        let federation = &mut config.federated;
+        set(&mut federation.parties, self.parties);
+        if let Some(kind) = self.partition {
+            federation.partition = match kind {
+                PartitionKind::Iid => Partition::Iid,
+                PartitionKind::Shards => Partition::Shards { per_party: 2 },
+                PartitionKind::Dirichlet => Partition::Dirichlet { alpha: 0.5 },
+            };
+        }
+        set(&mut federation.algorithm, self.algorithm);
+        set(&mut federation.rounds, self.rounds);
+        set(&mut federation.local_steps, self.local_steps);
+        set(&mut federation.batch_size, self.batch_size);
+        set(&mut federation.lr, self.lr);
+        let aggregation = &mut config.aggregation;
+        set(&mut aggregation.protocol, self.aggregation);
+        if self.threshold.is_some() {
+            aggregation.threshold = self.threshold;
+        }
+        if self.neighbours.is_some() {
+            aggregation.neighbours = self.neighbours;
+        }
+        set(&mut aggregation.dropouts_per_round, self.dropouts);
+        Ok(())
+    }
+}
+
+/// `ppml run mia`. The model, training and DP flags describe the target (LiRA's shadows are
+/// trained the same way).
+#[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
+pub struct MiaArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The headline attack (the others are run as baselines) [default: quantile].
+    #[arg(long)]
+    pub attack: Option<AttackKind>,
+    /// LiRA shadow models (0 = no LiRA baseline) [default: 0, or 4 with --attack lira].
+    #[arg(long)]
+    pub shadows: Option<usize>,
+    /// Records the target trains on (as many non-members are held out) [default: 20000].
+    #[arg(long)]
+    pub members: Option<usize>,
+    /// Records the attacker holds [default: 20000].
+    #[arg(long)]
+    pub public: Option<usize>,
+    /// The α grid, comma-separated false-positive rates in (0, 1] [default: 17 values
+    /// log-spaced from 1e-4 to 1].
+    #[arg(long, value_delimiter = ',')]
+    pub alpha: Option<Vec<f64>>,
+    /// The quantile regressor's head [default: gaussian].
+    #[arg(long)]
+    pub head: Option<Head>,
+    /// Bootstrap resamples per interval [default: 500].
+    #[arg(long)]
+    pub bootstrap: Option<usize>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub training: TrainingArgs,
+    #[command(flatten)]
+    pub dp: DpArgs,
+}
+
+impl ExperimentArgs for MiaArgs {
+    type Experiment = Mia;
+
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+
+    fn asks_for_dp(&self) -> bool {
+        self.dp.asks_for_dp()
+    }
+
+    fn apply(self, config: &mut MiaConfig) -> Result<()> {
+        self.common.apply(&mut config.run, &mut config.data);
+        self.model.apply(&mut config.model)?;
+        self.training.apply(&mut config.train);
+        self.dp.apply(&mut config.privacy);
+        let game = &mut config.membership;
+        set(&mut game.attack, self.attack);
+        if self.shadows.is_some() {
+            game.shadows = self.shadows;
+        }
+        set(&mut game.members, self.members);
+        set(&mut game.public, self.public);
+        if self.alpha.is_some() {
+            game.alphas = self.alpha;
+        }
+        set(&mut config.quantile.head, self.head);
+        set(&mut game.bootstrap, self.bootstrap);
+        Ok(())
+    }
+}
