@@ -202,19 +202,6 @@ mod tests {
     }
 
     #[test]
-    fn data_fetch_offline_may_suggest_a_mirror() {
-        let msg = offline(DatasetName::EmnistLetters, "/d/emnist-letters").to_string();
-        for hint in [
-            "`ppml data fetch emnist-letters --url MIRROR`",
-            "--dataset fashion-mnist",
-            "gzip.zip",
-            "`ppml data check emnist-letters --data-dir /d`",
-        ] {
-            assert!(msg.contains(hint), "lacks {hint:?}: {msg}");
-        }
-    }
-
-    #[test]
     fn not_found_names_the_fetch_command_and_the_manual_install() {
         let searched = search_dirs(DatasetName::Mnist, Some(Path::new("/x y")));
         let msg = DataError::NotFound {
