@@ -13,11 +13,11 @@ use std::path::{Path, PathBuf};
 pub use check::{DatasetReport, FileCheck, check_dataset, sha256_hex};
 pub use dataset::Dataset;
 pub use fetch::FetchError;
-pub use truth::Truth;
 pub use registry::{
     DATA_DIR_ENV, DEBIAN_FASHION_MNIST, DatasetName, DatasetSpec, IdxFile, Located, Splits,
     fetch_dir, load, load_from, load_split, locate, search_dirs,
 };
+pub use truth::Truth;
 
 /// Everything that can be wrong with a dataset on disk. All of these are the user's input, so
 /// they map to exit code 2.

@@ -14,8 +14,8 @@ use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use zeroize::Zeroize;
 
-use crate::fl::SecAggError;
 use crate::fl::ring::RingWord;
+use crate::fl::{ProtocolAbort, SecAggError};
 
 /// Largest encoded magnitude at which an f64 still resolves the rounding fraction finely
 /// (2^52: the product `x · scale` keeps one bit below the integer part).
@@ -198,7 +198,7 @@ impl FixedPoint {
         rng: &mut R,
     ) -> Result<Vec<W>, SecAggError> {
         if let Some(index) = x.iter().position(|v| v.is_nan()) {
-            return Err(SecAggError::NonFinite { index });
+            return Err(ProtocolAbort::NonFinite { index }.into());
         }
         let mut seed = [0u8; 32];
         rng.fill_bytes(&mut seed);
@@ -269,7 +269,7 @@ mod tests {
         assert_eq!(code.decode(&enc), vec![1.0, -1.0]);
         assert_eq!(
             code.encode::<u32, _>(&[0.0, f32::NAN], &mut rng),
-            Err(SecAggError::NonFinite { index: 1 })
+            Err(SecAggError::Aborted(ProtocolAbort::NonFinite { index: 1 }))
         );
     }
 
