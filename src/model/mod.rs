@@ -10,6 +10,7 @@ mod config;
 pub mod flat;
 mod footprint;
 mod init;
+mod layout;
 mod mlp;
 mod tape;
 
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use cnn::Cnn;
 pub use config::{ModelConfig, ModelKind};
 pub use footprint::{Footprint, available_memory};
+pub use layout::{ModelDelta, ModelSnapshot, ParamLayout, ParamSpec};
 pub use mlp::Mlp;
 pub use tape::{TappedLayer, WeightLayout};
 
