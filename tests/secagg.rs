@@ -10,7 +10,8 @@ use ppml::fl::secagg::{
 };
 use ppml::fl::{
     Aggregation, DistributedGaussian, Dropouts, FixedPoint, Phase, ProtocolAbort, RingWord,
-    RoundOutcome, SecAggError, SecAggParams, ServerView, Session, aggregate, secure_sum,
+    RoundOutcome, SecAggError, SecAggParams, SecureSum, ServerView, Session, SumNoise, aggregate,
+    secure_sum,
 };
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -89,14 +90,16 @@ fn float_updates_decode_to_their_sum_within_n_quantisation_steps() {
     let code = FixedPoint::finest::<u32>(2.0, n, 0).unwrap();
     for aggregation in ALL {
         let (sum, out) = secure_sum::<u32>(
-            aggregation,
-            &params,
-            session(0),
+            &SecureSum {
+                aggregation: aggregation,
+                params: &params,
+                session: session(0),
+                code: &code,
+                noise: &SumNoise::None,
+                dropouts: &Dropouts::none(),
+                seed: [1; 32],
+            },
             &updates,
-            &code,
-            None,
-            &Dropouts::none(),
-            [1; 32],
         )
         .unwrap();
         assert_eq!(out.contributors.len(), n);
@@ -119,14 +122,16 @@ fn integer_valued_floats_decode_exactly() {
         .collect();
     let code = FixedPoint::new(8.0, 1.0).unwrap();
     let (sum, _) = secure_sum::<u32>(
-        Aggregation::SecAgg,
-        &params,
-        session(0),
+        &SecureSum {
+            aggregation: Aggregation::SecAgg,
+            params: &params,
+            session: session(0),
+            code: &code,
+            noise: &SumNoise::None,
+            dropouts: &Dropouts::none(),
+            seed: [2; 32],
+        },
         &updates,
-        &code,
-        None,
-        &Dropouts::none(),
-        [2; 32],
     )
     .unwrap();
     for i in 0..100 {
@@ -719,14 +724,16 @@ fn distributed_noise_sized_for_t_survivors_gives_the_sum_the_target_variance() {
     // Exactly t parties survive: the sum's noise has variance σ² = 50² (integer units).
     let dropouts = Dropouts::none().all_silent_from([1, 4], Phase::MaskedInput);
     let (sum, out) = secure_sum::<u32>(
-        Aggregation::SecAgg,
-        &params,
-        session(0),
+        &SecureSum {
+            aggregation: Aggregation::SecAgg,
+            params: &params,
+            session: session(0),
+            code: &code,
+            noise: &SumNoise::Distributed(noise),
+            dropouts: &dropouts,
+            seed: [3; 32],
+        },
         &updates,
-        &code,
-        Some(&noise),
-        &dropouts,
-        [3; 32],
     )
     .unwrap();
     assert_eq!(out.contributors, vec![0, 2, 3, 5]);

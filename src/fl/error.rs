@@ -106,7 +106,7 @@ pub enum SecAggError {
         limit: u64,
     },
     /// A DP parameter out of range.
-    #[error("distributed DP needs a positive finite {what} (got {value})")]
+    #[error("DP noise needs a positive finite {what} (got {value})")]
     BadNoise {
         /// The parameter.
         what: &'static str,

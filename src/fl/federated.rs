@@ -22,7 +22,8 @@ use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::aggregation::{Aggregation, Dropouts, Phase, RoundOutcome, ServerView, secure_sum};
+use super::aggregation::{Aggregation, Dropouts, Phase, RoundOutcome, ServerView};
+use super::sum::{SecureSum, SumNoise, secure_sum};
 use super::{FixedPoint, SecAggError, SecAggParams, Session};
 use crate::data::Dataset;
 use crate::model::Classifier;
@@ -183,16 +184,16 @@ pub fn run_round(
     // not a run that silently trains on zeros.
     let code = FixedPoint::for_updates::<u32>(opts.clip_range, parties.len())?;
     let started = Instant::now();
-    let (sum, outcome): (Vec<f32>, RoundOutcome<u32>) = secure_sum(
-        opts.aggregation,
-        &opts.params,
+    let setup = SecureSum {
+        aggregation: opts.aggregation,
+        params: &opts.params,
         session,
-        &updates,
-        &code,
-        None,
-        &dropouts,
-        rng.random(),
-    )?;
+        code: &code,
+        noise: &SumNoise::None,
+        dropouts: &dropouts,
+        seed: rng.random(),
+    };
+    let (sum, outcome): (Vec<f32>, RoundOutcome<u32>) = secure_sum(&setup, &updates)?;
     let aggregation_seconds = started.elapsed().as_secs_f64();
     let contributors = outcome.contributors.len().max(1) as f32;
     let mean: Vec<f32> = sum.iter().map(|v| v / contributors).collect();

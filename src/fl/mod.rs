@@ -27,11 +27,10 @@ pub mod plain;
 pub mod prg;
 pub mod ring;
 pub mod secagg;
+pub mod sum;
 pub mod traffic;
 
-pub use aggregation::{
-    Aggregation, Dropouts, Phase, RoundOutcome, ServerView, Timings, aggregate, secure_sum,
-};
+pub use aggregation::{Aggregation, Dropouts, Phase, RoundOutcome, ServerView, Timings, aggregate};
 pub use dp::DistributedGaussian;
 pub use encoding::FixedPoint;
 pub use error::{ProtocolAbort, SecAggError};
@@ -39,6 +38,7 @@ pub use partition::{Partition, split_among_parties};
 pub use prg::{MaskSeed, Sign};
 pub use ring::RingWord;
 pub use secagg::{SecAggParams, SecAggView, Session};
+pub use sum::{SecureSum, SumNoise, secure_sum};
 pub use traffic::Traffic;
 
 /// A party's index, `0..n`.

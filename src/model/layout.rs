@@ -294,7 +294,7 @@ mod tests {
     }
 
     fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data().convert::<f32>().to_vec().unwrap()
+        t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
     }
 
     #[test]
