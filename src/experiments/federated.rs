@@ -18,9 +18,12 @@ use crate::Result;
 use crate::config::{ConfigError, at_least_one, count_in, positive};
 use crate::data::DatasetName;
 use crate::device::Backend;
-use crate::fl::federated::{Algorithm, FederatedOptions, Party, RoundRecord, run_round};
+use crate::fl::federated::{
+    Algorithm, FederatedOptions, HonestServer, Party, Round, RoundRecord, run_round,
+};
 use crate::fl::{
-    Aggregation, FixedPoint, Partition, RingWord, SecAggParams, Session, split_among_parties,
+    Aggregation, FixedPoint, Partition, RingWord, SecAggParams, Session, SumNoise,
+    split_among_parties,
 };
 use crate::model::{Activation, Classifier, ModelConfig, ModelKind};
 use crate::report::METRICS;
@@ -390,6 +393,8 @@ pub fn run(config: FederatedConfig, ctx: &mut RunContext) -> Result<FederatedRep
         params,
         clip_range: config.clip_range,
         dropouts_per_round: config.dropouts_per_round,
+        noise: SumNoise::None,
+        max_grad_norm: None,
     };
     let run_id: [u8; 16] = ctx.rng.random();
     let bar = ctx
@@ -399,7 +404,16 @@ pub fn run(config: FederatedConfig, ctx: &mut RunContext) -> Result<FederatedRep
     let mut history = Vec::with_capacity(config.rounds);
     for round in 1..=config.rounds as u64 {
         let session = Session::new(run_id, round);
-        let (next, record, _view) = run_round(global, &mut parties, &opts, session, &mut ctx.rng)?;
+        // The honest server's observations and the parties' batches are what the attack
+        // experiments read; training needs only the next model and the record.
+        let Round { next, record, .. } = run_round(
+            global,
+            &mut HonestServer,
+            &mut parties,
+            &opts,
+            session,
+            &mut ctx.rng,
+        )?;
         global = next;
         let Evaluation { loss, accuracy } = evaluate(&global, &test_set, &ctx.device);
         bar.set_prefix(format!("test acc {:.2}%", 100.0 * accuracy));

@@ -12,9 +12,15 @@
 //!
 //! Updates are floats; the protocols work on words of Z_{2^32} or Z_{2^64} ([`RingWord`]), so a
 //! party first encodes its update with [`FixedPoint`] (clipping, scaling, stochastic rounding)
-//! and, for distributed DP, adds its share of discrete Gaussian noise ([`dp`]). Each party is its
-//! own object holding its own secrets; parties and server exchange messages by value, and what
-//! the server received is returned as a [`ServerView`] an attacker can be handed.
+//! and, for distributed DP, adds its share of discrete Gaussian noise ([`dp`]); [`secure_sum`]
+//! runs encoding, protocol, decoding and any DP noise ([`SumNoise`]) in one call. Each party is
+//! its own object holding its own secrets; parties and server exchange messages by value, and
+//! what the server received is returned as a [`ServerView`] transcript.
+//!
+//! [`federated`] trains a model over these protocols: parties, the server's role, and rounds
+//! that return what the server observed (the view an attack is handed) beside the parties'
+//! batches sealed as ground truth. A round that cannot be set up is a [`SecAggError`]; one
+//! that starts and aborts carries a [`ProtocolAbort`].
 
 pub mod additive;
 pub mod aggregation;
