@@ -91,7 +91,7 @@ fn float_updates_decode_to_their_sum_within_n_quantisation_steps() {
     for aggregation in ALL {
         let (sum, out) = secure_sum::<u32>(
             &SecureSum {
-                aggregation: aggregation,
+                aggregation,
                 params: &params,
                 session: session(0),
                 code: &code,

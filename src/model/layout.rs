@@ -299,7 +299,8 @@ mod tests {
 
     #[test]
     fn layouts_name_every_parameter_once_with_its_real_shape() {
-        let expected: [(ModelKind, &[(&str, &[usize])]); 2] = [
+        type Expected<'a> = &'a [(&'a str, &'a [usize])];
+        let expected: [(ModelKind, Expected); 2] = [
             (
                 ModelKind::Mlp,
                 &[
