@@ -23,9 +23,13 @@ pub enum Error {
     /// `ppml report --check`: the Markdown file's table is not what the results give.
     #[error("{0}")]
     Stale(String),
-    /// Secure aggregation parameters that cannot work, or a round that had to abort.
+    /// Federated-learning settings that cannot work (never an abort: see the `From` impl).
     #[error(transparent)]
-    SecAgg(#[from] crate::fl::SecAggError),
+    SecAgg(crate::fl::SecAggError),
+    /// A federated round that started with valid settings and aborted, as its protocol
+    /// prescribes (too few survivors, a party missing from n-of-n sharing, a refused message).
+    #[error(transparent)]
+    RoundAborted(crate::fl::ProtocolAbort),
     /// Attack scores that make no ROC curve (NaN logits from a diverged model).
     #[error("cannot measure the attack: {0}")]
     Metric(#[from] crate::metrics::RocError),
@@ -55,10 +59,49 @@ impl Error {
             | Error::Metric(_)
             | Error::AboveCeiling(_)
             | Error::Diverged(_)
+            | Error::RoundAborted(_)
             | Error::Backend(_) => 1,
         }
     }
 }
 
+impl From<crate::fl::SecAggError> for Error {
+    /// Sorts by kind: an abort exits 1 like any failed run, a bad setting 2.
+    fn from(e: crate::fl::SecAggError) -> Self {
+        match e {
+            crate::fl::SecAggError::Aborted(abort) => Error::RoundAborted(abort),
+            config => Error::SecAgg(config),
+        }
+    }
+}
+
+impl From<crate::fl::ProtocolAbort> for Error {
+    fn from(abort: crate::fl::ProtocolAbort) -> Self {
+        Error::RoundAborted(abort)
+    }
+}
+
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fl::{Phase, ProtocolAbort, SecAggError};
+
+    #[test]
+    fn an_aborted_round_exits_1_and_a_bad_setting_2() {
+        let abort = ProtocolAbort::TooFewSurvivors {
+            phase: Phase::MaskedInput,
+            alive: 1,
+            threshold: 2,
+        };
+        let wrapped = Error::from(SecAggError::Aborted(abort.clone()));
+        assert!(matches!(wrapped, Error::RoundAborted(_)));
+        assert_eq!(wrapped.exit_code(), 1);
+        assert_eq!(wrapped.to_string(), abort.to_string());
+        let config = Error::from(SecAggError::TooFewParties { parties: 1 });
+        assert!(matches!(config, Error::SecAgg(_)));
+        assert_eq!(config.exit_code(), 2);
+    }
+}

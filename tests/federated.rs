@@ -1,5 +1,5 @@
 //! `ppml run federated` on the real-data fixture: the three protocols train the same model, a
-//! SecAgg round survives dropouts, and impossible settings exit 2.
+//! SecAgg round survives dropouts, impossible settings exit 2 and an aborted round exits 1.
 
 use crate::cli::rejects_run;
 use crate::common::{fixtures, metrics, ppml};
@@ -86,9 +86,9 @@ fn secagg_rounds_survive_dropouts_and_additive_rounds_abort() {
             "{round}"
         );
     }
-    let assert = federated(
-        dir.path(),
-        "additive",
+    // n-of-n additive sharing: one dropout aborts the round. The settings were valid, so this
+    // is a failed run (exit 1) that says why, not a configuration error (exit 2).
+    aborts_federated(
         &[
             "--parties",
             "3",
@@ -97,14 +97,19 @@ fn secagg_rounds_survive_dropouts_and_additive_rounds_abort() {
             "--aggregation",
             "additive",
         ],
-    )
-    .failure();
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
-    assert!(
-        !stderr.contains("panicked") && stderr.contains("error"),
-        "{stderr}"
+        "additive secret sharing needs every party, so the round is aborted",
     );
-    assert!(!dir.path().join("additive").join("metrics.json").exists());
+}
+
+/// `ppml run federated` on the fixture, quick, with the MLP: the run starts, a round aborts,
+/// and the command exits 1 with `expect` on stderr and writes no results.
+fn aborts_federated(args: &[&str], expect: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let assert = federated(dir.path(), "aborted", args).code(1);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(stderr.contains(expect), "stderr lacks {expect:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!dir.path().join("aborted").join("metrics.json").exists());
 }
 
 #[test]
@@ -248,9 +253,10 @@ fn a_batch_larger_than_a_party_shard_exits_2() {
 }
 
 #[test]
-fn an_aborted_round_counts_one_party_in_the_singular() {
-    // SecAgg with 3 parties defaults to t = 2; two dropouts leave one.
-    rejects_federated(
+fn an_aborted_round_exits_1_and_counts_one_party_in_the_singular() {
+    // SecAgg with 3 parties defaults to t = 2; two dropouts leave one: valid settings, an
+    // aborted round.
+    aborts_federated(
         &["--parties", "3", "--dropouts", "2"],
         "only 1 party left at masked-input, below the threshold t = 2",
     );

@@ -1,5 +1,6 @@
 //! Integration tests: one binary (see `[[test]] name = "integration"` in Cargo.toml).
 
+mod architecture;
 mod cli;
 mod common;
 mod dp;

@@ -9,8 +9,9 @@ use ppml::fl::secagg::{
     EncryptedShares, NeighbourGraph, SecAggClient, SecAggServer, UnmaskRequest, shamir,
 };
 use ppml::fl::{
-    Aggregation, DistributedGaussian, Dropouts, FixedPoint, Phase, RingWord, RoundOutcome,
-    SecAggError, SecAggParams, ServerView, Session, aggregate, secure_sum,
+    Aggregation, DistributedGaussian, Dropouts, FixedPoint, Phase, ProtocolAbort, RingWord,
+    RoundOutcome, SecAggError, SecAggParams, SecureSum, ServerView, Session, SumNoise, aggregate,
+    secure_sum,
 };
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -89,14 +90,16 @@ fn float_updates_decode_to_their_sum_within_n_quantisation_steps() {
     let code = FixedPoint::finest::<u32>(2.0, n, 0).unwrap();
     for aggregation in ALL {
         let (sum, out) = secure_sum::<u32>(
-            aggregation,
-            &params,
-            session(0),
+            &SecureSum {
+                aggregation,
+                params: &params,
+                session: session(0),
+                code: &code,
+                noise: &SumNoise::None,
+                dropouts: &Dropouts::none(),
+                seed: [1; 32],
+            },
             &updates,
-            &code,
-            None,
-            &Dropouts::none(),
-            [1; 32],
         )
         .unwrap();
         assert_eq!(out.contributors.len(), n);
@@ -119,14 +122,16 @@ fn integer_valued_floats_decode_exactly() {
         .collect();
     let code = FixedPoint::new(8.0, 1.0).unwrap();
     let (sum, _) = secure_sum::<u32>(
-        Aggregation::SecAgg,
-        &params,
-        session(0),
+        &SecureSum {
+            aggregation: Aggregation::SecAgg,
+            params: &params,
+            session: session(0),
+            code: &code,
+            noise: &SumNoise::None,
+            dropouts: &Dropouts::none(),
+            seed: [2; 32],
+        },
         &updates,
-        &code,
-        None,
-        &Dropouts::none(),
-        [2; 32],
     )
     .unwrap();
     for i in 0..100 {
@@ -212,11 +217,11 @@ fn check_dropouts(n: usize, t: usize, len: usize, seed: u64) {
             } else {
                 assert_eq!(
                     result.map(|o| o.sum),
-                    Err(SecAggError::TooFewSurvivors {
+                    Err(SecAggError::Aborted(ProtocolAbort::TooFewSurvivors {
                         phase,
                         alive: t - 1,
                         threshold: t
-                    }),
+                    })),
                     "{phase} × {dropped}"
                 );
             }
@@ -268,11 +273,11 @@ fn every_dropout_pattern_of_four_parties_either_recovers_or_aborts() {
             }
             Some(phase) => assert_eq!(
                 result.map(|o| o.sum),
-                Err(SecAggError::TooFewSurvivors {
+                Err(SecAggError::Aborted(ProtocolAbort::TooFewSurvivors {
                     phase,
                     alive: alive_at(phase),
                     threshold: t
-                }),
+                })),
                 "{silent_from:?}"
             ),
         }
@@ -320,11 +325,11 @@ fn a_sparse_round_aborts_cleanly_when_a_neighbourhood_falls_below_t() {
     let err = run(Aggregation::SecAgg, &params, &x, &dropouts).unwrap_err();
     assert_eq!(
         err,
-        SecAggError::TooFewSurvivors {
+        SecAggError::Aborted(ProtocolAbort::TooFewSurvivors {
             phase: Phase::Unmask,
             alive: 1,
             threshold: 2
-        }
+        })
     );
 }
 
@@ -348,22 +353,22 @@ fn a_client_refuses_a_roster_that_misreports_its_keys() {
     roster.entries[0].keys = roster.entries[1].keys;
     assert!(matches!(
         clients[0].share_keys(roster),
-        Err(SecAggError::BadServerMessage {
+        Err(SecAggError::Aborted(ProtocolAbort::BadServerMessage {
             client: 0,
             phase: Phase::ShareKeys,
             ..
-        })
+        }))
     ));
     // A roster of fewer than t parties is refused.
     let (_, roster) = &mut rosters[2];
     roster.entries.retain(|e| e.from == 2);
     assert_eq!(
         clients[2].share_keys(roster).unwrap_err(),
-        SecAggError::TooFewSurvivors {
+        SecAggError::Aborted(ProtocolAbort::TooFewSurvivors {
             phase: Phase::ShareKeys,
             alive: 1,
             threshold: 2
-        }
+        })
     );
 }
 
@@ -375,7 +380,10 @@ fn additive_sharing_aborts_on_any_dropout_and_reveals_only_partial_sums() {
         let dropouts = Dropouts::none().silent_from(2, phase);
         let err = run(Aggregation::Additive, &params, &x, &dropouts).unwrap_err();
         assert!(
-            matches!(err, SecAggError::PartyMissing { party: 2, .. }),
+            matches!(
+                err,
+                SecAggError::Aborted(ProtocolAbort::PartyMissing { party: 2, .. })
+            ),
             "{phase}: {err}"
         );
         assert!(err.to_string().contains("party 2 dropped out"), "{err}");
@@ -434,7 +442,7 @@ fn tampered_relabelled_or_replayed_shares_fail_to_decrypt() {
     let from = inbox[0].from;
     assert_eq!(
         r.clients[*to].masked_input(inbox).unwrap_err(),
-        SecAggError::Decryption { from, to: *to }
+        SecAggError::Aborted(ProtocolAbort::Decryption { from, to: *to })
     );
 
     // Relabelled: a share from party 2 presented as coming from party 3.
@@ -445,7 +453,7 @@ fn tampered_relabelled_or_replayed_shares_fail_to_decrypt() {
     inbox[i3].ciphertext = inbox[i2].ciphertext.clone();
     assert_eq!(
         r.clients[*to].masked_input(inbox).unwrap_err(),
-        SecAggError::Decryption { from: 3, to: *to }
+        SecAggError::Aborted(ProtocolAbort::Decryption { from: 3, to: *to })
     );
 
     // Replayed from another round (same parties, same randomness, so the same keys: only the
@@ -457,7 +465,10 @@ fn tampered_relabelled_or_replayed_shares_fail_to_decrypt() {
     assert_eq!(*to, old.inboxes[2].0);
     let err = new.clients[*to].masked_input(&replayed).unwrap_err();
     assert!(
-        matches!(err, SecAggError::Decryption { to: 2, .. }),
+        matches!(
+            err,
+            SecAggError::Aborted(ProtocolAbort::Decryption { to: 2, .. })
+        ),
         "{err}"
     );
     // ... while the genuine inbox of the new round decrypts.
@@ -468,7 +479,10 @@ fn tampered_relabelled_or_replayed_shares_fail_to_decrypt() {
     let err = other_run.clients[2]
         .masked_input(&old.inboxes[2].1)
         .unwrap_err();
-    assert!(matches!(err, SecAggError::Decryption { .. }), "{err}");
+    assert!(
+        matches!(err, SecAggError::Aborted(ProtocolAbort::Decryption { .. })),
+        "{err}"
+    );
 }
 
 #[test]
@@ -493,10 +507,10 @@ fn clients_refuse_a_party_claimed_both_alive_and_dropped_and_answer_once() {
     let err = r.clients[*u].unmask(&cheat).unwrap_err();
     assert_eq!(
         err,
-        SecAggError::AliveAndDropped {
+        SecAggError::Aborted(ProtocolAbort::AliveAndDropped {
             client: *u,
             party: 1
-        }
+        })
     );
     assert!(
         err.to_string().contains("both survived and dropped out"),
@@ -509,10 +523,10 @@ fn clients_refuse_a_party_claimed_both_alive_and_dropped_and_answer_once() {
     };
     assert!(matches!(
         r.clients[*u].unmask(&partial),
-        Err(SecAggError::BadServerMessage {
+        Err(SecAggError::Aborted(ProtocolAbort::BadServerMessage {
             phase: Phase::Unmask,
             ..
-        })
+        }))
     ));
     let mut me_dropped = honest.clone();
     me_dropped.survivors.retain(|p| p != u);
@@ -520,7 +534,7 @@ fn clients_refuse_a_party_claimed_both_alive_and_dropped_and_answer_once() {
     me_dropped.dropped.sort_unstable();
     assert!(matches!(
         r.clients[*u].unmask(&me_dropped),
-        Err(SecAggError::BadServerMessage { .. })
+        Err(SecAggError::Aborted(ProtocolAbort::BadServerMessage { .. }))
     ));
     // The honest request is answered once; a second request gets nothing.
     let response = r.clients[*u].unmask(honest).unwrap();
@@ -528,7 +542,7 @@ fn clients_refuse_a_party_claimed_both_alive_and_dropped_and_answer_once() {
     assert_eq!(response.self_seed_shares.len(), 4);
     assert_eq!(
         r.clients[*u].unmask(honest).unwrap_err(),
-        SecAggError::OutOfOrder { step: "unmask" }
+        SecAggError::Aborted(ProtocolAbort::OutOfOrder { step: "unmask" })
     );
 }
 
@@ -546,11 +560,11 @@ fn fewer_than_t_shamir_shares_do_not_reconstruct_the_secret() {
     let err = shamir::combine(&pick(&[0, 2, 5]), 4, || "party 0's mask key".into()).err();
     assert_eq!(
         err,
-        Some(SecAggError::TooFewShares {
+        Some(SecAggError::Aborted(ProtocolAbort::TooFewShares {
             have: 3,
             threshold: 4,
             whose: "party 0's mask key".into()
-        })
+        }))
     );
     // Forcing the interpolation through 3 points yields an unrelated key.
     for ids in [[0, 2, 5], [1, 3, 6], [4, 5, 6]] {
@@ -710,14 +724,16 @@ fn distributed_noise_sized_for_t_survivors_gives_the_sum_the_target_variance() {
     // Exactly t parties survive: the sum's noise has variance σ² = 50² (integer units).
     let dropouts = Dropouts::none().all_silent_from([1, 4], Phase::MaskedInput);
     let (sum, out) = secure_sum::<u32>(
-        Aggregation::SecAgg,
-        &params,
-        session(0),
+        &SecureSum {
+            aggregation: Aggregation::SecAgg,
+            params: &params,
+            session: session(0),
+            code: &code,
+            noise: &SumNoise::Distributed(noise),
+            dropouts: &dropouts,
+            seed: [3; 32],
+        },
         &updates,
-        &code,
-        Some(&noise),
-        &dropouts,
-        [3; 32],
     )
     .unwrap();
     assert_eq!(out.contributors, vec![0, 2, 3, 5]);

@@ -19,9 +19,9 @@ use super::{
 use crate::Result;
 use crate::config::MovedKey;
 use crate::data::DataSpec;
-use crate::fl::federated::{FederatedOptions, Party, RoundRecord, run_round};
+use crate::fl::federated::{FederatedOptions, HonestServer, Party, Round, RoundRecord, run_round};
 use crate::fl::{
-    AggregationSpec, FederationSpec, FixedPoint, RingWord, Session, split_among_parties,
+    AggregationSpec, FederationSpec, FixedPoint, RingWord, Session, SumNoise, split_among_parties,
 };
 use crate::model::{Classifier, ModelSpec};
 use crate::report::METRICS;
@@ -239,6 +239,8 @@ pub fn run(config: FederatedConfig, ctx: &mut RunContext) -> Result<FederatedRep
         params,
         clip_range: aggregation.clip_range,
         dropouts_per_round: aggregation.dropouts_per_round,
+        noise: SumNoise::None,
+        max_grad_norm: None,
     };
     let run_id: [u8; 16] = ctx.rng.random();
     let bar = ctx
@@ -248,7 +250,16 @@ pub fn run(config: FederatedConfig, ctx: &mut RunContext) -> Result<FederatedRep
     let mut history = Vec::with_capacity(federation.rounds);
     for round in 1..=federation.rounds as u64 {
         let session = Session::new(run_id, round);
-        let (next, record, _view) = run_round(global, &mut parties, &opts, session, &mut ctx.rng)?;
+        // The honest server's observations and the parties' batches are what the attack
+        // experiments read; training needs only the next model and the record.
+        let Round { next, record, .. } = run_round(
+            global,
+            &mut HonestServer,
+            &mut parties,
+            &opts,
+            session,
+            &mut ctx.rng,
+        )?;
         global = next;
         let Evaluation { loss, accuracy } = evaluate(&global, &test_set, &ctx.device);
         bar.set_prefix(format!("test acc {:.2}%", 100.0 * accuracy));

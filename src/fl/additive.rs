@@ -21,7 +21,7 @@ use crate::fl::prg::{self, MaskSeed, Sign};
 use crate::fl::ring::RingWord;
 use crate::fl::secagg::SecAggParams;
 use crate::fl::traffic::Traffic;
-use crate::fl::{PartyId, SecAggError};
+use crate::fl::{PartyId, ProtocolAbort, SecAggError};
 
 /// Party → party (private channel): one additive share.
 #[derive(Clone, PartialEq, Eq)]
@@ -108,9 +108,10 @@ impl<W: RingWord> AdditiveParty<W> {
     /// Splits the input: returns the n − 1 shares for the other parties, keeps its own.
     pub fn share(&mut self) -> Result<Vec<AdditiveShare<W>>, SecAggError> {
         if self.shared {
-            return Err(SecAggError::OutOfOrder {
+            return Err(ProtocolAbort::OutOfOrder {
                 step: "additive share",
-            });
+            }
+            .into());
         }
         self.shared = true;
         let others: Vec<PartyId> = (0..self.parties).filter(|&v| v != self.id).collect();
@@ -135,9 +136,10 @@ impl<W: RingWord> AdditiveParty<W> {
     /// Adds a share sent to this party.
     pub fn receive(&mut self, share: &AdditiveShare<W>) -> Result<(), SecAggError> {
         if share.to != self.id || share.from >= self.parties || self.received[share.from] {
-            return Err(SecAggError::OutOfOrder {
+            return Err(ProtocolAbort::OutOfOrder {
                 step: "additive receive (misrouted or repeated share)",
-            });
+            }
+            .into());
         }
         if share.share.len() != self.buffer.len() {
             return Err(SecAggError::LengthMismatch {
@@ -154,15 +156,17 @@ impl<W: RingWord> AdditiveParty<W> {
     /// Uploads p_u once every other party's share has arrived; a missing one aborts.
     pub fn reveal(&mut self) -> Result<PartialSum<W>, SecAggError> {
         if !self.shared {
-            return Err(SecAggError::OutOfOrder {
+            return Err(ProtocolAbort::OutOfOrder {
                 step: "additive reveal",
-            });
+            }
+            .into());
         }
         if let Some(party) = self.received.iter().position(|&r| !r) {
-            return Err(SecAggError::PartyMissing {
+            return Err(ProtocolAbort::PartyMissing {
                 party,
                 phase: Phase::ShareKeys,
-            });
+            }
+            .into());
         }
         Ok(PartialSum {
             from: self.id,
@@ -171,7 +175,7 @@ impl<W: RingWord> AdditiveParty<W> {
     }
 }
 
-/// Runs one additive round; any silent party aborts it with [`SecAggError::PartyMissing`].
+/// Runs one additive round; any silent party aborts it with [`ProtocolAbort::PartyMissing`].
 pub(crate) fn run_round<W: RingWord>(
     params: &SecAggParams,
     inputs: Vec<Vec<W>>,
@@ -217,7 +221,7 @@ pub(crate) fn run_round<W: RingWord>(
     // The server needs every partial sum.
     let start = Instant::now();
     if let Some(party) = dropouts.first_silent(n, phase) {
-        return Err(SecAggError::PartyMissing { party, phase });
+        return Err(ProtocolAbort::PartyMissing { party, phase }.into());
     }
     let mut sum = vec![W::ZERO; params.vector_len()];
     let addends: Vec<&[W]> = partial_sums.iter().map(|p| p.sum.as_slice()).collect();
@@ -266,18 +270,18 @@ mod tests {
         let early = Dropouts::none().silent_from(2, Phase::ShareKeys);
         assert_eq!(
             run_round(&params, inputs(4, 10), &early, [0; 32]).map(|o| o.sum),
-            Err(SecAggError::PartyMissing {
+            Err(SecAggError::Aborted(ProtocolAbort::PartyMissing {
                 party: 2,
                 phase: Phase::ShareKeys
-            })
+            }))
         );
         let late = Dropouts::none().silent_from(3, Phase::MaskedInput);
         assert_eq!(
             run_round(&params, inputs(4, 10), &late, [0; 32]).map(|o| o.sum),
-            Err(SecAggError::PartyMissing {
+            Err(SecAggError::Aborted(ProtocolAbort::PartyMissing {
                 party: 3,
                 phase: Phase::MaskedInput
-            })
+            }))
         );
     }
 }

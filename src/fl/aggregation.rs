@@ -14,8 +14,6 @@ use chacha20::ChaCha20Rng;
 use rand::SeedableRng;
 
 use crate::fl::additive::{self, AdditiveView};
-use crate::fl::dp::DistributedGaussian;
-use crate::fl::encoding::FixedPoint;
 use crate::fl::plain::{self, PlainView};
 use crate::fl::ring::RingWord;
 use crate::fl::secagg::{self, SecAggParams, SecAggView, Session};
@@ -179,6 +177,40 @@ pub enum ServerView<W> {
     SecAgg(SecAggView<W>),
 }
 
+impl<W> ServerView<W> {
+    /// The ring words `party` sent at [`Phase::MaskedInput`], if they arrived: its encoded
+    /// update (plain), its partial sum of everyone's shares (additive) or its masked input
+    /// (SecAgg). What a server that wants one party's update starts from.
+    pub fn upload(&self, party: PartyId) -> Option<&[W]> {
+        match self {
+            ServerView::Plain(v) => v
+                .uploads
+                .iter()
+                .find(|u| u.from == party)
+                .map(|u| u.masked.as_slice()),
+            ServerView::Additive(v) => v
+                .partial_sums
+                .iter()
+                .find(|p| p.from == party)
+                .map(|p| p.sum.as_slice()),
+            ServerView::SecAgg(v) => v
+                .masked
+                .iter()
+                .find(|m| m.from == party)
+                .map(|m| m.masked.as_slice()),
+        }
+    }
+
+    /// The parties whose upload arrived, sorted.
+    pub fn uploaders(&self) -> Vec<PartyId> {
+        match self {
+            ServerView::Plain(v) => v.uploads.iter().map(|u| u.from).collect(),
+            ServerView::Additive(v) => v.partial_sums.iter().map(|p| p.from).collect(),
+            ServerView::SecAgg(v) => v.masked.iter().map(|m| m.from).collect(),
+        }
+    }
+}
+
 /// The result of one aggregation round.
 #[derive(Debug, Clone)]
 pub struct RoundOutcome<W> {
@@ -220,39 +252,6 @@ pub fn aggregate<W: RingWord>(
     }
 }
 
-/// Float updates in, decoded float sum out: each party encodes its own update with `code`
-/// (stochastic rounding from its own random stream) and, with `noise`, adds its share of
-/// distributed discrete Gaussian noise; then [`aggregate`] runs. The decoded sum covers
-/// `outcome.contributors` only.
-#[allow(clippy::too_many_arguments)]
-pub fn secure_sum<W: RingWord>(
-    aggregation: Aggregation,
-    params: &SecAggParams,
-    session: Session,
-    updates: &[Vec<f32>],
-    code: &FixedPoint,
-    noise: Option<&DistributedGaussian>,
-    dropouts: &Dropouts,
-    seed: [u8; 32],
-) -> Result<(Vec<f32>, RoundOutcome<W>), SecAggError> {
-    let margin = noise.map_or(0, |g| g.margin(params.parties()));
-    code.check_headroom::<W>(params.parties(), margin)?;
-    let inputs = updates
-        .iter()
-        .enumerate()
-        .map(|(party, update)| {
-            let mut rng = party_rng(&seed, Purpose::Encoding, party);
-            let mut encoded = code.encode::<W, _>(update, &mut rng)?;
-            if let Some(g) = noise {
-                g.add_noise(&mut encoded, &mut rng);
-            }
-            Ok(encoded)
-        })
-        .collect::<Result<Vec<_>, SecAggError>>()?;
-    let outcome = aggregate(aggregation, params, session, inputs, dropouts, seed)?;
-    Ok((code.decode(&outcome.sum), outcome))
-}
-
 fn check_inputs<W>(params: &SecAggParams, inputs: &[Vec<W>]) -> Result<(), SecAggError> {
     if inputs.len() != params.parties() {
         return Err(SecAggError::InputCount {
@@ -279,6 +278,7 @@ pub(crate) enum Purpose {
     Graph = 2,
     AdditiveParty = 3,
     Encoding = 4,
+    ServerNoise = 5,
 }
 
 /// Party `party`'s random stream for `purpose`, from the round seed. Simulation only: a
@@ -384,5 +384,48 @@ mod tests {
                 found: 5
             })
         );
+    }
+
+    #[test]
+    fn each_protocol_names_the_upload_a_party_sent() {
+        let params = SecAggParams::new(3, 2, 2).unwrap();
+        let inputs = vec![vec![1u32, 2], vec![10, 20], vec![100, 200]];
+        let dropouts = Dropouts::none().silent_from(2, Phase::MaskedInput);
+        let s = Session::new([0; 16], 0);
+        let plain = aggregate(
+            Aggregation::Plain,
+            &params,
+            s,
+            inputs.clone(),
+            &dropouts,
+            [0; 32],
+        );
+        let view = plain.unwrap().view;
+        assert_eq!(view.upload(1), Some(&[10u32, 20][..]));
+        assert_eq!((view.upload(2), view.uploaders()), (None, vec![0, 1]));
+        let secagg = aggregate(
+            Aggregation::SecAgg,
+            &params,
+            s,
+            inputs.clone(),
+            &dropouts,
+            [0; 32],
+        );
+        let view = secagg.unwrap().view;
+        // The masked input is there, and it is not the input.
+        let masked = view.upload(1).expect("party 1 sent its masked input");
+        assert_ne!(masked, inputs[1].as_slice());
+        assert_eq!(view.uploaders(), vec![0, 1]);
+        let everyone = aggregate(
+            Aggregation::Additive,
+            &params,
+            s,
+            inputs,
+            &Dropouts::none(),
+            [0; 32],
+        );
+        let view = everyone.unwrap().view;
+        assert_eq!(view.uploaders(), vec![0, 1, 2]);
+        assert!(view.upload(0).is_some());
     }
 }

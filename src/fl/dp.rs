@@ -32,7 +32,7 @@ const TAIL_SDS: f64 = 10.0;
 
 /// Per-party discrete Gaussian noise for a total standard deviation σ (integer units) once at
 /// least `min_survivors` parties contribute.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct DistributedGaussian {
     sigma: f64,
     min_survivors: usize,

@@ -14,8 +14,8 @@ use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use zeroize::Zeroize;
 
-use crate::fl::SecAggError;
 use crate::fl::ring::RingWord;
+use crate::fl::{ProtocolAbort, SecAggError};
 
 /// Largest encoded magnitude at which an f64 still resolves the rounding fraction finely
 /// (2^52: the product `x · scale` keeps one bit below the integer part).
@@ -115,18 +115,34 @@ impl FixedPoint {
     /// a step outside [`MIN_UPDATE_STEP`]..=[`MAX_UPDATE_STEP`]. Those ranges still make a valid
     /// code, but one that cannot represent an update.
     pub fn for_updates<W: RingWord>(range: f64, parties: usize) -> Result<Self, SecAggError> {
+        Self::for_noisy_updates::<W>(range, parties, 0)
+    }
+
+    /// [`FixedPoint::for_updates`] leaving `noise_margin` integer units of the ring for the
+    /// distributed DP noise of the sum ([`DistributedGaussian::margin`]): the finest code whose
+    /// sum of `parties` encodings plus that noise does not wrap.
+    ///
+    /// [`DistributedGaussian::margin`]: crate::fl::DistributedGaussian::margin
+    pub fn for_noisy_updates<W: RingWord>(
+        range: f64,
+        parties: usize,
+        noise_margin: u64,
+    ) -> Result<Self, SecAggError> {
         if !(range.is_finite() && range > 0.0) {
             return Err(SecAggError::BadEncoding {
                 what: "range",
                 value: range,
             });
         }
-        let units = Self::units::<W>(parties, 0)?;
+        let units = Self::units::<W>(parties, noise_margin)?;
         // No units at all (n ≥ 2^(k−1)) is a headroom problem, whatever the range.
         if units > 0 {
             // Compared as ranges, not steps, so that the bounds `update_ranges` reports are
             // themselves accepted (range / units need not round back to the step exactly).
-            let (min, max) = Self::update_ranges::<W>(parties)?;
+            let (min, max) = (
+                MIN_UPDATE_STEP * units as f64,
+                MAX_UPDATE_STEP * units as f64,
+            );
             if range < min {
                 return Err(SecAggError::ClipRangeTooSmall {
                     range,
@@ -144,7 +160,7 @@ impl FixedPoint {
                 });
             }
         }
-        Self::finest::<W>(range, parties, 0)
+        Self::finest::<W>(range, parties, noise_margin)
     }
 
     /// The clipping range.
@@ -198,7 +214,7 @@ impl FixedPoint {
         rng: &mut R,
     ) -> Result<Vec<W>, SecAggError> {
         if let Some(index) = x.iter().position(|v| v.is_nan()) {
-            return Err(SecAggError::NonFinite { index });
+            return Err(ProtocolAbort::NonFinite { index }.into());
         }
         let mut seed = [0u8; 32];
         rng.fill_bytes(&mut seed);
@@ -269,7 +285,7 @@ mod tests {
         assert_eq!(code.decode(&enc), vec![1.0, -1.0]);
         assert_eq!(
             code.encode::<u32, _>(&[0.0, f32::NAN], &mut rng),
-            Err(SecAggError::NonFinite { index: 1 })
+            Err(SecAggError::Aborted(ProtocolAbort::NonFinite { index: 1 }))
         );
     }
 

@@ -4,12 +4,12 @@
 
 use std::time::Instant;
 
-use crate::fl::SecAggError;
 use crate::fl::aggregation::{Dropouts, Phase, RoundOutcome, ServerView, Timings};
 use crate::fl::ring::{RingWord, plain_sum};
 use crate::fl::secagg::SecAggParams;
 use crate::fl::secagg::messages::{MaskedInput, WireSize};
 use crate::fl::traffic::Traffic;
+use crate::fl::{ProtocolAbort, SecAggError};
 
 /// What the server received: every surviving party's encoded update, in the clear.
 #[derive(Debug, Clone)]
@@ -34,11 +34,12 @@ pub(crate) fn run_round<W: RingWord>(
         .map(|(from, masked)| MaskedInput { from, masked })
         .collect();
     if uploads.is_empty() {
-        return Err(SecAggError::TooFewSurvivors {
+        return Err(ProtocolAbort::TooFewSurvivors {
             phase: Phase::MaskedInput,
             alive: 0,
             threshold: 1,
-        });
+        }
+        .into());
     }
     for u in &uploads {
         traffic.upload(u.from, Phase::MaskedInput, u.wire_bytes());

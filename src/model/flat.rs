@@ -1,5 +1,6 @@
 //! A model's parameters as one flat `f32` vector, in the module's visiting order: what a
-//! federated-learning party sends (an update), and what the server adds back.
+//! federated-learning party sends (an update), and what the server adds back. `layout.rs` says
+//! which slice is which parameter.
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::{Tensor, TensorData};

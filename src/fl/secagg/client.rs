@@ -20,7 +20,7 @@ use crate::fl::secagg::messages::{
     AdvertiseKeys, EncryptedShares, KeyRoster, MaskedInput, UnmaskRequest, UnmaskResponse,
 };
 use crate::fl::secagg::{SecAggParams, Session, shamir};
-use crate::fl::{PartyId, SecAggError};
+use crate::fl::{PartyId, ProtocolAbort, SecAggError};
 
 enum State {
     Fresh,
@@ -109,19 +109,21 @@ impl<W: RingWord> SecAggClient<W> {
     }
 
     fn reject(&self, phase: Phase, reason: &'static str) -> SecAggError {
-        SecAggError::BadServerMessage {
+        ProtocolAbort::BadServerMessage {
             client: self.id,
             phase,
             reason,
         }
+        .into()
     }
 
     /// Round 0: the two public keys.
     pub fn advertise_keys(&mut self) -> Result<AdvertiseKeys, SecAggError> {
         if !matches!(self.state, State::Fresh) {
-            return Err(SecAggError::OutOfOrder {
+            return Err(ProtocolAbort::OutOfOrder {
                 step: "advertise_keys",
-            });
+            }
+            .into());
         }
         self.state = State::Advertised;
         Ok(AdvertiseKeys {
@@ -134,7 +136,7 @@ impl<W: RingWord> SecAggClient<W> {
     /// and encrypts each holder's pair of shares for it.
     pub fn share_keys(&mut self, roster: &KeyRoster) -> Result<Vec<EncryptedShares>, SecAggError> {
         if !matches!(self.state, State::Advertised) {
-            return Err(SecAggError::OutOfOrder { step: "share_keys" });
+            return Err(ProtocolAbort::OutOfOrder { step: "share_keys" }.into());
         }
         let phase = Phase::ShareKeys;
         let entries = &roster.entries;
@@ -157,11 +159,12 @@ impl<W: RingWord> SecAggClient<W> {
         }
         let threshold = self.params.threshold();
         if entries.len() < threshold {
-            return Err(SecAggError::TooFewSurvivors {
+            return Err(ProtocolAbort::TooFewSurvivors {
                 phase,
                 alive: entries.len(),
                 threshold,
-            });
+            }
+            .into());
         }
 
         let holders: Vec<PartyId> = entries.iter().map(|e| e.from).collect();
@@ -218,9 +221,10 @@ impl<W: RingWord> SecAggClient<W> {
             own,
         } = &self.state
         else {
-            return Err(SecAggError::OutOfOrder {
+            return Err(ProtocolAbort::OutOfOrder {
                 step: "masked_input",
-            });
+            }
+            .into());
         };
         let (u, phase) = (self.id, Phase::MaskedInput);
         let mut held: BTreeMap<PartyId, SharePayload> = BTreeMap::new();
@@ -237,11 +241,12 @@ impl<W: RingWord> SecAggClient<W> {
         }
         let threshold = self.params.threshold();
         if held.len() < threshold {
-            return Err(SecAggError::TooFewSurvivors {
+            return Err(ProtocolAbort::TooFewSurvivors {
                 phase,
                 alive: held.len(),
                 threshold,
-            });
+            }
+            .into());
         }
 
         let session = self.session;
@@ -273,7 +278,7 @@ impl<W: RingWord> SecAggClient<W> {
     /// once.
     pub fn unmask(&mut self, request: &UnmaskRequest) -> Result<UnmaskResponse, SecAggError> {
         let State::Masked { held } = &self.state else {
-            return Err(SecAggError::OutOfOrder { step: "unmask" });
+            return Err(ProtocolAbort::OutOfOrder { step: "unmask" }.into());
         };
         let (u, phase) = (self.id, Phase::Unmask);
         if let Some(&party) = request
@@ -281,7 +286,7 @@ impl<W: RingWord> SecAggClient<W> {
             .iter()
             .find(|p| request.dropped.contains(p))
         {
-            return Err(SecAggError::AliveAndDropped { client: u, party });
+            return Err(ProtocolAbort::AliveAndDropped { client: u, party }.into());
         }
         if request.dropped.contains(&u) || !request.survivors.contains(&u) {
             return Err(self.reject(phase, "this party is not listed as a survivor"));
@@ -300,11 +305,12 @@ impl<W: RingWord> SecAggClient<W> {
         }
         let threshold = self.params.threshold();
         if request.survivors.len() < threshold {
-            return Err(SecAggError::TooFewSurvivors {
+            return Err(ProtocolAbort::TooFewSurvivors {
                 phase,
                 alive: request.survivors.len(),
                 threshold,
-            });
+            }
+            .into());
         }
         let response = UnmaskResponse {
             from: u,

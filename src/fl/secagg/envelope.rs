@@ -16,7 +16,7 @@ use crate::fl::secagg::Session;
 use crate::fl::secagg::keys::ShareKey;
 use crate::fl::secagg::messages::EncryptedShares;
 use crate::fl::secagg::shamir::ShareValue;
-use crate::fl::{PartyId, SecAggError};
+use crate::fl::{PartyId, ProtocolAbort, SecAggError};
 
 /// Plaintext bytes: sender, receiver (4 bytes each), two 32-byte share values.
 pub const PLAINTEXT_LEN: usize = 4 + 4 + 32 + 32;
@@ -81,9 +81,12 @@ pub fn open(
     session: &Session,
     message: &EncryptedShares,
 ) -> Result<SharePayload, SecAggError> {
-    let fail = || SecAggError::Decryption {
-        from: message.from,
-        to: message.to,
+    let fail = || {
+        ProtocolAbort::Decryption {
+            from: message.from,
+            to: message.to,
+        }
+        .into()
     };
     let aad = associated_data(session, message.from, message.to);
     let plaintext = Zeroizing::new(
@@ -155,7 +158,10 @@ mod tests {
         let key = ShareKey([3; 32]);
         let s = Session::new([1; 16], 4);
         let sealed = seal(&key, &s, &payload());
-        let err = Err(SecAggError::Decryption { from: 0, to: 2 });
+        let err = Err(SecAggError::Aborted(ProtocolAbort::Decryption {
+            from: 0,
+            to: 2,
+        }));
 
         let mut flipped = sealed.clone();
         flipped.ciphertext[10] ^= 1;
@@ -170,7 +176,10 @@ mod tests {
         };
         assert_eq!(
             open(&key, &s, &relabelled),
-            Err(SecAggError::Decryption { from: 1, to: 2 })
+            Err(SecAggError::Aborted(ProtocolAbort::Decryption {
+                from: 1,
+                to: 2
+            }))
         );
         let misrouted = EncryptedShares {
             to: 1,
@@ -178,7 +187,10 @@ mod tests {
         };
         assert_eq!(
             open(&key, &s, &misrouted),
-            Err(SecAggError::Decryption { from: 0, to: 1 })
+            Err(SecAggError::Aborted(ProtocolAbort::Decryption {
+                from: 0,
+                to: 1
+            }))
         );
         // Another key.
         assert_eq!(open(&ShareKey([4; 32]), &s, &sealed), err);

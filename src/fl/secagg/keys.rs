@@ -19,7 +19,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::fl::prg::MaskSeed;
 use crate::fl::secagg::Session;
-use crate::fl::{PartyId, SecAggError};
+use crate::fl::{PartyId, ProtocolAbort, SecAggError};
 
 /// A party's two public keys, as advertised in round 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,7 +94,7 @@ pub fn agree(
 ) -> Result<SharedSecret, SecAggError> {
     let shared = secret.diffie_hellman(their_public);
     if !shared.was_contributory() {
-        return Err(SecAggError::WeakPublicKey { party: their_id });
+        return Err(ProtocolAbort::WeakPublicKey { party: their_id }.into());
     }
     Ok(shared)
 }
@@ -189,7 +189,9 @@ mod tests {
         let identity = PublicKey::from([0u8; 32]);
         assert_eq!(
             agree(&a.x25519_secret(), &identity, 3).err(),
-            Some(SecAggError::WeakPublicKey { party: 3 })
+            Some(SecAggError::Aborted(ProtocolAbort::WeakPublicKey {
+                party: 3
+            }))
         );
     }
 

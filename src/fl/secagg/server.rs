@@ -4,7 +4,7 @@
 //! Everything the server receives is appended to its [`SecAggView`], and the unmasking reads
 //! its inputs from that view only, so the view is exactly the information the sum was
 //! computed from (and what an attacker controlling the server would have). Below t parties at
-//! any phase the round aborts with [`SecAggError::TooFewSurvivors`] before anything is
+//! any phase the round aborts with [`ProtocolAbort::TooFewSurvivors`] before anything is
 //! unmasked.
 
 use std::collections::BTreeSet;
@@ -21,7 +21,7 @@ use crate::fl::secagg::messages::{
 };
 use crate::fl::secagg::shamir::{self, ShareValue};
 use crate::fl::secagg::{SecAggParams, Session};
-use crate::fl::{PartyId, SecAggError};
+use crate::fl::{PartyId, ProtocolAbort, SecAggError};
 
 /// Everything the server received (and the graph it chose) in one round.
 #[derive(Debug, Clone)]
@@ -79,7 +79,7 @@ impl<W: RingWord> SecAggServer<W> {
 
     fn step(&mut self, phase: Phase, name: &'static str) -> Result<(), SecAggError> {
         if self.next != phase || self.done {
-            return Err(SecAggError::OutOfOrder { step: name });
+            return Err(ProtocolAbort::OutOfOrder { step: name }.into());
         }
         if let Some(&following) = Phase::ALL.get(phase.index() + 1) {
             self.next = following;
@@ -92,11 +92,12 @@ impl<W: RingWord> SecAggServer<W> {
     fn enough(&self, phase: Phase, alive: usize) -> Result<(), SecAggError> {
         let threshold = self.params.threshold();
         if alive < threshold {
-            return Err(SecAggError::TooFewSurvivors {
+            return Err(ProtocolAbort::TooFewSurvivors {
                 phase,
                 alive,
                 threshold,
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -272,10 +273,11 @@ impl<W: RingWord> SecAggServer<W> {
             let secret: ShareableSecret = shamir::combine(&shares, threshold, whose)?;
             let advertised = self.advertised(v).expect("U2 ⊆ U1").keys.masking;
             if secret.public_key() != advertised {
-                return Err(SecAggError::Reconstruction {
+                return Err(ProtocolAbort::Reconstruction {
                     whose: whose(),
                     reason: "the rebuilt key does not match the advertised public key",
-                });
+                }
+                .into());
             }
             let x_secret = secret.x25519_secret();
             self.u3

@@ -15,7 +15,7 @@ use vsss_rs::{DefaultShare, IdentifierPrimeField, ReadableShareSet, shamir};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::fl::secagg::keys::ShareableSecret;
-use crate::fl::{PartyId, SecAggError};
+use crate::fl::{PartyId, ProtocolAbort, SecAggError};
 
 type FieldShare = DefaultShare<IdentifierPrimeField<Scalar>, IdentifierPrimeField<Scalar>>;
 
@@ -84,11 +84,12 @@ pub fn combine(
     whose: impl Fn() -> String,
 ) -> Result<ShareableSecret, SecAggError> {
     if shares.len() < threshold {
-        return Err(SecAggError::TooFewShares {
+        return Err(ProtocolAbort::TooFewShares {
             have: shares.len(),
             threshold,
             whose: whose(),
-        });
+        }
+        .into());
     }
     let set: Vec<FieldShare> = shares[..threshold]
         .iter()
@@ -97,7 +98,7 @@ pub fn combine(
             value: IdentifierPrimeField(v.0),
         })
         .collect();
-    let secret = set.combine().map_err(|_| SecAggError::Reconstruction {
+    let secret = set.combine().map_err(|_| ProtocolAbort::Reconstruction {
         whose: whose(),
         reason: "duplicate or zero share identifiers",
     })?;
@@ -140,11 +141,11 @@ mod tests {
             shares[..3].iter().map(|(h, v)| (*h, v)).collect();
         assert!(matches!(
             combine(&picked, 4, || "x".into()),
-            Err(SecAggError::TooFewShares {
+            Err(SecAggError::Aborted(ProtocolAbort::TooFewShares {
                 have: 3,
                 threshold: 4,
                 ..
-            })
+            }))
         ));
         // Interpolating the 3 points anyway (as if t were 3) gives some other field element.
         let wrong = combine(&picked, 3, String::new).unwrap();

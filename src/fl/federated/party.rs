@@ -1,0 +1,401 @@
+//! A party of federated learning: its private shard, its own random stream, and the update it
+//! computes from the broadcast model (McMahan et al. 2017: FedSGD sends the mean gradient of
+//! one batch, FedAvg the model change after local SGD steps).
+//!
+//! Optionally the gradients are built from per-example gradients clipped to L2 norm C, as in
+//! DP-SGD (Abadi et al. 2016) and DP-FedAvg (McMahan, Ramage, Talwar & Zhang 2018): the batch
+//! gradient is `(1/B) Σ_b min(1, C/‖g_b‖) g_b`, computed by `train::dp`'s one-pass clipping,
+//! with no noise here (noise, if any, is the sum's: [`SumNoise`](crate::fl::SumNoise)).
+//!
+//! What leaves a party is its [`PartyUpdate`]. The examples it used come out beside it, sealed
+//! as [`BatchTruth`], for measurement code to score an attack against: the simulation knows
+//! them, the server does not.
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Int, Tensor};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+
+use super::{Algorithm, FederatedOptions};
+use crate::data::{Dataset, Truth};
+use crate::fl::PartyId;
+use crate::model::flat::to_flat;
+use crate::model::{Classifier, ModelDelta, ParamLayout};
+use crate::train::dp::{ParamGrads, clipped_batch_gradient};
+use crate::train::{LrSchedule, OptimizerKind, TrainOptions, batch_tensors, cross_entropy};
+
+/// What a party sends: its update, laid out as the model.
+#[derive(Debug, Clone)]
+pub struct PartyUpdate {
+    /// The sender.
+    pub party: PartyId,
+    /// FedSGD: the mean batch gradient; FedAvg: local model minus broadcast model.
+    pub delta: ModelDelta,
+    /// Examples the update was computed from, counted once per use (FedAvg: Σ over local
+    /// steps of the batch size, so an example drawn twice counts twice).
+    pub examples: usize,
+}
+
+/// The examples a party used in one round, in the order it used them (FedSGD: its one batch;
+/// FedAvg: every local batch, one after another), sealed: only measurement code reads them.
+#[derive(Debug, Clone)]
+pub struct BatchTruth {
+    /// The party.
+    pub party: PartyId,
+    /// Examples per batch: `examples` holds consecutive batches of this many.
+    pub batch_len: usize,
+    /// The images and labels, as a dataset of `Σ batches` examples.
+    pub examples: Truth<Dataset>,
+}
+
+/// One party: its shard and its own random stream.
+pub struct Party {
+    id: PartyId,
+    shard: Dataset,
+    rng: StdRng,
+}
+
+impl std::fmt::Debug for Party {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The shard is private: only its size is shown.
+        f.debug_struct("Party")
+            .field("id", &self.id)
+            .field("examples", &self.shard.len())
+            .finish()
+    }
+}
+
+impl Party {
+    /// Party `id` holding `shard`, with a random stream seeded by `seed`.
+    pub fn new(id: PartyId, shard: Dataset, seed: u64) -> Self {
+        Self {
+            id,
+            shard,
+            rng: StdRng::seed_from_u64(seed),
+        }
+    }
+
+    /// This party's id.
+    pub fn id(&self) -> PartyId {
+        self.id
+    }
+
+    /// Number of examples held.
+    pub fn examples(&self) -> usize {
+        self.shard.len()
+    }
+
+    /// This round's update, computed from the broadcast `global` model (on an autodiff device)
+    /// and this party's shard, and the examples it used. `opts` are checked
+    /// ([`FederatedOptions::check`]; [`run_round`](super::run_round) does it).
+    ///
+    /// The random stream is used exactly as by the pre-layout code: one batch draw per step,
+    /// nothing else (clipping draws nothing), so seeded runs are unchanged.
+    pub fn update(
+        &mut self,
+        global: &Classifier,
+        opts: &FederatedOptions,
+    ) -> (PartyUpdate, BatchTruth) {
+        let device = global
+            .devices()
+            .into_iter()
+            .next()
+            .expect("a classifier has parameters on a device");
+        let clip = opts.max_grad_norm;
+        let (values, used) = match opts.algorithm {
+            Algorithm::FedSgd => {
+                let batch = self.draw_batch(opts.batch_size);
+                let (images, labels) = batch_tensors(&self.shard, &batch, &device);
+                let gradient = match clip {
+                    None => plain_gradient(global, images, labels),
+                    Some(c) => clipped_mean_gradient(global, images, labels, c),
+                };
+                (gradient, batch)
+            }
+            Algorithm::FedAvg => self.local_steps(global, opts, &device),
+        };
+        let batch_len = opts.batch_size.min(self.shard.len());
+        let update = PartyUpdate {
+            party: self.id,
+            delta: ModelDelta::new(ParamLayout::of(global), values),
+            examples: used.len(),
+        };
+        let truth = BatchTruth {
+            party: self.id,
+            batch_len,
+            examples: Truth::new(self.shard.subset(&used)),
+        };
+        (update, truth)
+    }
+
+    /// FedAvg: `local_steps` SGD steps from `global`; the model change and the examples used.
+    fn local_steps(
+        &mut self,
+        global: &Classifier,
+        opts: &FederatedOptions,
+        device: &Device,
+    ) -> (Vec<f32>, Vec<usize>) {
+        let start = to_flat(global);
+        let mut local = global.clone();
+        let mut optim = crate::train::optimizer(&TrainOptions {
+            epochs: 1,
+            batch_size: opts.batch_size,
+            optimizer: OptimizerKind::Sgd,
+            lr: opts.lr,
+            momentum: 0.0,
+            lr_schedule: LrSchedule::Constant,
+            init_from: None,
+        });
+        let mut used = Vec::with_capacity(opts.local_steps * opts.batch_size);
+        for _ in 0..opts.local_steps {
+            let batch = self.draw_batch(opts.batch_size);
+            let (images, labels) = batch_tensors(&self.shard, &batch, device);
+            local = match opts.max_grad_norm {
+                None => crate::train::step(local, &mut optim, opts.lr, images, labels).0,
+                Some(c) => clipped_step(local, &mut optim, opts.lr, images, labels, c),
+            };
+            used.extend(batch);
+        }
+        let end = to_flat(&local);
+        let delta = end.iter().zip(&start).map(|(e, s)| e - s).collect();
+        (delta, used)
+    }
+
+    fn draw_batch(&mut self, batch_size: usize) -> Vec<usize> {
+        let all: Vec<usize> = (0..self.shard.len()).collect();
+        all.sample(&mut self.rng, batch_size.min(self.shard.len()))
+            .copied()
+            .collect()
+    }
+}
+
+/// The mean gradient of the batch, by autodiff, flat in the model's layout.
+fn plain_gradient(model: &Classifier, images: Tensor<4>, labels: Tensor<1, Int>) -> Vec<f32> {
+    let loss = cross_entropy(model.forward(images), labels);
+    let grads = GradientsParams::from_grads(loss.backward(), model);
+    ParamGrads::from_autodiff(model, &grads).to_flat()
+}
+
+/// `(1/B) Σ_b min(1, C/‖g_b‖) g_b` for the batch, as [`ParamGrads`] of `model`'s parameters.
+fn clipped_mean(
+    model: &Classifier,
+    images: Tensor<4>,
+    labels: Tensor<1, Int>,
+    max_grad_norm: f64,
+) -> ParamGrads {
+    let batch = labels.dims()[0] as f64;
+    let clipped = clipped_batch_gradient(model, images, labels, max_grad_norm);
+    clipped.sum.map(|g| g / batch)
+}
+
+/// [`clipped_mean`], flat in the model's layout.
+fn clipped_mean_gradient(
+    model: &Classifier,
+    images: Tensor<4>,
+    labels: Tensor<1, Int>,
+    max_grad_norm: f64,
+) -> Vec<f32> {
+    // Only the layer taps need gradients; the parameters' own would be computed and dropped.
+    let model = model.clone().no_grad();
+    let mean = clipped_mean(&model, images, labels, max_grad_norm);
+    flat_in_layout(&mean, &model)
+}
+
+/// One local SGD step on the clipped mean gradient (DP-FedAvg's local step, without noise).
+fn clipped_step(
+    model: Classifier,
+    optim: &mut ModuleOptimizer,
+    lr: f64,
+    images: Tensor<4>,
+    labels: Tensor<1, Int>,
+    max_grad_norm: f64,
+) -> Classifier {
+    let model = model.no_grad();
+    let mean = clipped_mean(&model, images, labels, max_grad_norm);
+    let grads = mean.into_gradients_params(&model);
+    optim.step(lr, model, grads)
+}
+
+/// `grads` concatenated in `model`'s visiting order (the layout of `model::flat`), whatever
+/// order they were computed in.
+fn flat_in_layout(grads: &ParamGrads, model: &Classifier) -> Vec<f32> {
+    struct Collect<'a> {
+        grads: &'a ParamGrads,
+        out: Vec<f32>,
+    }
+    impl ModuleVisitor for Collect<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let g = self
+                .grads
+                .get(param.id)
+                .expect("clipping taps every layer, so every parameter has a gradient");
+            let data = g.clone().into_data().convert::<f32>();
+            self.out
+                .extend(data.try_to_vec::<f32>().expect("converted to f32"));
+        }
+    }
+    let mut c = Collect {
+        grads,
+        out: Vec::with_capacity(model.num_params()),
+    };
+    model.visit(&mut c);
+    c.out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fl::federated::testing::{model, options, shard};
+    use crate::model::ModelKind;
+    use crate::train::dp::clipped_sum_per_example_loop;
+    use crate::train::step;
+
+    /// The update as the code before layouts and truth computed it (commit f01ff65), kept
+    /// verbatim apart from names: the random draws must not move.
+    fn pre_layout_update(
+        shard: &Dataset,
+        rng: &mut StdRng,
+        global: &Classifier,
+        opts: &FederatedOptions,
+    ) -> Vec<f32> {
+        let device = global.devices().into_iter().next().unwrap();
+        let mut draw = |bs: usize| -> Vec<usize> {
+            let all: Vec<usize> = (0..shard.len()).collect();
+            all.sample(rng, bs.min(shard.len())).copied().collect()
+        };
+        match opts.algorithm {
+            Algorithm::FedSgd => {
+                let batch = draw(opts.batch_size);
+                let (images, labels) = batch_tensors(shard, &batch, &device);
+                let loss = cross_entropy(global.forward(images), labels);
+                let grads = GradientsParams::from_grads(loss.backward(), global);
+                ParamGrads::from_autodiff(global, &grads).to_flat()
+            }
+            Algorithm::FedAvg => {
+                let start = to_flat(global);
+                let mut local = global.clone();
+                let mut optim = crate::train::optimizer(&TrainOptions {
+                    epochs: 1,
+                    batch_size: opts.batch_size,
+                    optimizer: OptimizerKind::Sgd,
+                    lr: opts.lr,
+                    momentum: 0.0,
+                    lr_schedule: LrSchedule::Constant,
+                    init_from: None,
+                });
+                for _ in 0..opts.local_steps {
+                    let batch = draw(opts.batch_size);
+                    let (images, labels) = batch_tensors(shard, &batch, &device);
+                    local = step(local, &mut optim, opts.lr, images, labels).0;
+                }
+                let end = to_flat(&local);
+                end.iter().zip(&start).map(|(e, s)| e - s).collect()
+            }
+        }
+    }
+
+    #[test]
+    fn updates_draw_the_same_batches_as_before_and_report_them() {
+        let global = model(ModelKind::Mlp, 1);
+        for algorithm in [Algorithm::FedSgd, Algorithm::FedAvg] {
+            let opts = options(algorithm, 1, 5, global.num_params());
+            let data = shard(40, 2);
+            let mut party = Party::new(3, data.clone(), 77);
+            let mut rng = StdRng::seed_from_u64(77);
+            // Two rounds: the stream must also be left where the old code left it.
+            for _ in 0..2 {
+                let (update, truth) = party.update(&global, &opts);
+                let expected = pre_layout_update(&data, &mut rng, &global, &opts);
+                assert_eq!(update.delta.values(), expected.as_slice(), "{algorithm:?}");
+                assert_eq!(update.delta.layout().len(), global.num_params());
+                let steps = if algorithm == Algorithm::FedSgd { 1 } else { 2 };
+                assert_eq!((update.party, update.examples), (3, 5 * steps));
+                assert_eq!((truth.party, truth.batch_len), (3, 5));
+                assert_eq!(format!("{:?}", truth.examples), "Truth(<sealed>)");
+            }
+        }
+    }
+
+    /// The oracle's clipped mean over the whole of `data`, flat in `global`'s layout.
+    fn oracle_mean(global: &Classifier, data: &Dataset, c: f64) -> Vec<f32> {
+        let device = global.devices().into_iter().next().unwrap();
+        let all: Vec<usize> = (0..data.len()).collect();
+        let (images, labels) = batch_tensors(data, &all, &device);
+        let sum = clipped_sum_per_example_loop(global, images, labels, c);
+        let mean = sum.map(|g| g / data.len() as f64);
+        flat_in_layout(&mean, global)
+    }
+
+    fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn clipped_fedsgd_is_the_mean_of_per_example_clipped_gradients() {
+        for kind in [ModelKind::Mlp, ModelKind::Cnn] {
+            let global = model(kind, 4);
+            // The batch is the whole shard (in a drawn order), so the oracle sees the same
+            // examples. C = 0.05 binds: the unclipped mean is longer than 0.1 (checked below).
+            let data = shard(6, 5);
+            let opts = FederatedOptions {
+                max_grad_norm: Some(0.05),
+                ..options(Algorithm::FedSgd, 1, 6, global.num_params())
+            };
+            let (update, _) = Party::new(0, data.clone(), 9).update(&global, &opts);
+            let expected = oracle_mean(&global, &data, 0.05);
+            let diff = max_abs_diff(update.delta.values(), &expected);
+            assert!(diff < 1e-6, "{kind:?}: {diff}");
+            // Each clipped example has norm ≤ C, so their mean does too; unclipped it is larger.
+            assert!(update.delta.l2_norm() <= 0.05 + 1e-6, "{kind:?}");
+            let (plain, _) =
+                Party::new(0, data, 9).update(&global, &options(Algorithm::FedSgd, 1, 6, 1));
+            assert!(
+                plain.delta.l2_norm() > 0.1,
+                "{kind:?}: {}",
+                plain.delta.l2_norm()
+            );
+        }
+    }
+
+    #[test]
+    fn clipped_fedavg_steps_along_the_clipped_mean_gradient() {
+        let global = model(ModelKind::Cnn, 6);
+        let data = shard(4, 7);
+        let opts = FederatedOptions {
+            local_steps: 1,
+            max_grad_norm: Some(0.05),
+            ..options(Algorithm::FedAvg, 1, 4, global.num_params())
+        };
+        let (update, truth) = Party::new(0, data.clone(), 3).update(&global, &opts);
+        let expected: Vec<f32> = oracle_mean(&global, &data, 0.05)
+            .iter()
+            .map(|g| -0.1 * g)
+            .collect();
+        let diff = max_abs_diff(update.delta.values(), &expected);
+        assert!(diff < 1e-7, "{diff}");
+        assert_eq!((update.examples, truth.batch_len), (4, 4));
+    }
+
+    #[test]
+    fn a_clipping_bound_no_gradient_reaches_changes_nothing_but_rounding() {
+        let global = model(ModelKind::Mlp, 8);
+        let data = shard(20, 9);
+        for algorithm in [Algorithm::FedSgd, Algorithm::FedAvg] {
+            let opts = options(algorithm, 1, 5, global.num_params());
+            let (plain, _) = Party::new(0, data.clone(), 1).update(&global, &opts);
+            let loose = FederatedOptions {
+                max_grad_norm: Some(1e6),
+                ..opts
+            };
+            let (clipped, _) = Party::new(0, data.clone(), 1).update(&global, &loose);
+            let diff = max_abs_diff(plain.delta.values(), clipped.delta.values());
+            assert!(diff < 1e-6, "{algorithm:?}: {diff}");
+        }
+    }
+}
