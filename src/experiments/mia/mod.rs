@@ -31,7 +31,7 @@ use crate::metrics::membership::{AttackMetrics, measure};
 use crate::privacy::DpReport;
 use crate::report::METRICS;
 use crate::runtime::Runtime;
-use crate::train::{FitSpec, evaluate, fit};
+use crate::train::{FitSpec, fit};
 use crate::{Error, Result};
 
 mod ceiling;
@@ -276,21 +276,11 @@ pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
         &mut Runtime::new(&device, target_rng, &progress),
     )?;
     let target_seconds = t0.elapsed().as_secs_f64();
-    let model = &target.trained.model;
-    let (on_members, on_non_members) = (
-        evaluate(model, &split.members, &device),
-        evaluate(model, &split.non_members, &device),
-    );
-    // Training evaluated the final model on the test set already.
-    let last = target
-        .trained
-        .history
-        .last()
-        .expect("epochs >= 1 was validated");
+    let target_report = TargetReport::measure(&target.trained, &split, &device);
 
     // The attacker: query access, its public records and the shuffled candidates.
     let (candidates, is_member) = split::candidates(&split, attack_rng);
-    let access = QueryAccess::new(model, &device);
+    let access = QueryAccess::new(&target.trained.model, &device);
     let view = MembershipView::query(access, split.public.clone(), candidates);
     let mut rt = Runtime::new(&device, attack_rng, &progress);
     let scored = attack(&config, recipe, &view, &mut rt, shadow_rng)?;
@@ -310,7 +300,7 @@ pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
     let classes = split.members.classes();
     let report = MiaReport {
         header: ctx.header(Mia::NAME, config.data.dataset, &config.run),
-        warnings: chance_warning("target", last.test_accuracy, classes)
+        warnings: chance_warning("target", target_report.test_accuracy, classes)
             .into_iter()
             .collect(),
         privacy: target.privacy.clone(),
@@ -322,15 +312,7 @@ pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
             classes,
             source: splits.location.dir.display().to_string(),
         },
-        target: TargetReport {
-            train_accuracy: on_members.accuracy,
-            train_loss: on_members.loss,
-            non_member_accuracy: on_non_members.accuracy,
-            test_accuracy: last.test_accuracy,
-            test_loss: last.test_loss,
-            steps: target.trained.steps,
-            history: target.trained.history.clone(),
-        },
+        target: target_report,
         attack: measured.attack,
         baselines: measured.baselines,
         quantile_fit: scored.quantile_fit,

@@ -2,8 +2,10 @@
 
 use std::path::Path;
 
+use burn::tensor::Device;
 use serde::Serialize;
 
+use super::split::Split;
 use super::{CeilingReport, MiaConfig};
 use crate::Result;
 use crate::attacks::membership::quantile::FitSummary;
@@ -11,7 +13,7 @@ use crate::experiments::ResultHeader;
 use crate::metrics::membership::AttackMetrics;
 use crate::privacy::DpReport;
 use crate::report::plot::{Curve, roc_png};
-use crate::train;
+use crate::train::{self, Trained, evaluate};
 
 /// How the records were split.
 #[derive(Debug, Clone, Serialize)]
@@ -47,6 +49,25 @@ pub struct TargetReport {
     pub steps: usize,
     /// One record per epoch.
     pub history: Vec<train::EpochRecord>,
+}
+
+impl TargetReport {
+    /// Evaluates the trained target on the members and non-members; its test figures come from
+    /// the last epoch of training, which evaluated the final model on the test set already.
+    pub(super) fn measure(trained: &Trained, split: &Split, device: &Device) -> Self {
+        let on_members = evaluate(&trained.model, &split.members, device);
+        let on_non_members = evaluate(&trained.model, &split.non_members, device);
+        let last = trained.history.last().expect("epochs >= 1 was validated");
+        Self {
+            train_accuracy: on_members.accuracy,
+            train_loss: on_members.loss,
+            non_member_accuracy: on_non_members.accuracy,
+            test_accuracy: last.test_accuracy,
+            test_loss: last.test_loss,
+            steps: trained.steps,
+            history: trained.history.clone(),
+        }
+    }
 }
 
 /// Wall-clock figures.
