@@ -14,6 +14,7 @@ mod layout;
 mod mlp;
 mod spec;
 mod tape;
+pub mod victim;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, activation};
@@ -27,6 +28,7 @@ pub use layout::{ModelDelta, ModelSnapshot, ParamLayout, ParamSpec};
 pub use mlp::Mlp;
 pub use spec::ModelSpec;
 pub use tape::{TappedLayer, WeightLayout};
+pub use victim::ExplicitMlp;
 
 /// The nonlinearity between layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
@@ -37,6 +39,9 @@ pub enum Activation {
     Tanh,
     /// ReLU.
     Relu,
+    /// The logistic sigmoid: the activation of the models DLG attacks (Zhu et al. 2019), whose
+    /// smooth, nowhere-flat gradient is what lets gradient matching recover inputs.
+    Sigmoid,
 }
 
 impl Activation {
@@ -50,6 +55,19 @@ impl Activation {
                 .mul_scalar(2.0)
                 .sub_scalar(1.0),
             Activation::Relu => activation::relu(x),
+            Activation::Sigmoid => activation::sigmoid(x),
+        }
+    }
+
+    /// The derivative at the pre-activation, written from the activation's output `y`:
+    /// tanh: 1 − y², sigmoid: y(1 − y), ReLU: 1 where y > 0. Used by the explicit parameter
+    /// gradients of gradient inversion (see `victim.rs`), which must stay differentiable in
+    /// the input: these are ordinary tensor ops (ReLU's mask is a constant).
+    pub fn derivative_from_output<const D: usize>(self, y: Tensor<D>) -> Tensor<D> {
+        match self {
+            Activation::Tanh => y.clone().mul(y).neg().add_scalar(1.0),
+            Activation::Sigmoid => y.clone().mul(y.neg().add_scalar(1.0)),
+            Activation::Relu => y.greater_elem(0.0).float(),
         }
     }
 }
