@@ -8,6 +8,7 @@ mod dp_oracle;
 mod federated;
 mod fetch;
 mod golden;
+mod gradient;
 mod hostile;
 mod mia;
 mod mia_metrics;

@@ -50,6 +50,26 @@ impl ExplicitMlp {
         }
     }
 
+    /// The same weights on `device` (the autodiff device, to attack through them).
+    pub fn to_device(&self, device: &Device) -> Self {
+        Self {
+            layers: self
+                .layers
+                .iter()
+                .map(|(w, b)| (w.clone().to_device(device), b.clone().to_device(device)))
+                .collect(),
+            activation: self.activation,
+        }
+    }
+
+    /// Values in each parameter, in the flat order of [`ExplicitMlp::gradients`].
+    pub fn param_sizes(&self) -> Vec<usize> {
+        self.layers
+            .iter()
+            .flat_map(|(w, b)| [w.shape().num_elements(), b.shape().num_elements()])
+            .collect()
+    }
+
     /// Number of parameters (the length of the flat gradient).
     pub fn num_params(&self) -> usize {
         self.layers

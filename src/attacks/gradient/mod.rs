@@ -1,0 +1,101 @@
+//! Gradient inversion: an honest-but-curious server rebuilds a party's training images from the
+//! gradient it observed (Zhu, Liu & Han 2019, "Deep Leakage from Gradients"; Zhao, Mopuri &
+//! Bilen 2020, "iDLG").
+//!
+//! The attacker's view ([`GradientView`]) is what such a server holds: the model it broadcast,
+//! the gradient a party sent for it (decoded from the upload), and the batch size, which the
+//! field assumes the server knows. Nothing else: no images, no labels, no random state of the
+//! party. Each attack is one file:
+//! - [`analytic`]: a dense first layer with a bias gives each input exactly at batch 1;
+//! - [`labels`]: iDLG's rule reading the label off the last layer's gradient;
+//! - [`dlg`]: gradient matching by L-BFGS over dummy images (and, in DLG proper, labels).
+
+pub mod analytic;
+pub mod dlg;
+pub mod labels;
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::model::{ExplicitMlp, ModelDelta};
+
+/// What an honest-but-curious server observed for one party (or one sum) in a FedSGD round.
+#[derive(Debug, Clone)]
+pub struct GradientView {
+    model: ExplicitMlp,
+    gradient: Vec<Tensor<1>>,
+    batch_size: usize,
+    side: usize,
+}
+
+impl GradientView {
+    /// The view of a server that broadcast `model` (for `side × side` images) and observed
+    /// `gradient`, the mean gradient of a batch of `batch_size` images, in the model's flat
+    /// parameter order.
+    ///
+    /// # Panics
+    /// When the gradient does not have the model's parameter count (a programming error).
+    pub fn new(
+        model: ExplicitMlp,
+        gradient: &ModelDelta,
+        batch_size: usize,
+        side: usize,
+        device: &Device,
+    ) -> Self {
+        let values = gradient.values();
+        assert_eq!(
+            values.len(),
+            model.num_params(),
+            "gradient of another model"
+        );
+        let mut at = 0;
+        let gradient = model
+            .param_sizes()
+            .into_iter()
+            .map(|n| {
+                let part = values[at..at + n].to_vec();
+                at += n;
+                Tensor::from_data(TensorData::new(part, [n]), device)
+            })
+            .collect();
+        Self {
+            model,
+            gradient,
+            batch_size,
+            side,
+        }
+    }
+
+    /// The broadcast model.
+    pub fn model(&self) -> &ExplicitMlp {
+        &self.model
+    }
+
+    /// The observed gradient, one flat tensor per parameter.
+    pub fn gradient(&self) -> &[Tensor<1>] {
+        &self.gradient
+    }
+
+    /// Images in the batch behind the gradient.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// Side of the (square) images.
+    pub fn side(&self) -> usize {
+        self.side
+    }
+}
+
+/// What a gradient-inversion attack returns: its images (pixel values, `side²` each, in the
+/// attack's own order: measurement matches them to the originals) and labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reconstruction {
+    /// One image per sample of the batch, row-major.
+    pub images: Vec<Vec<f32>>,
+    /// The label the attack assigns to each image.
+    pub labels: Vec<usize>,
+    /// The gradient-matching loss of the returned images (0 for an analytic inversion).
+    pub matching_loss: f64,
+    /// Loss-and-gradient evaluations spent.
+    pub evaluations: usize,
+}
