@@ -10,5 +10,5 @@ pub mod membership;
 mod roc;
 
 pub use bootstrap::{Interval, bootstrap_interval, bootstrap_intervals};
-pub use leakage::LeakageError;
+pub use leakage::{LeakageError, ReconstructionMetrics, SsimThreshold, measure_reconstruction};
 pub use roc::{Roc, RocError, RocPoint};

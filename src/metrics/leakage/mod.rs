@@ -5,12 +5,18 @@
 //! recovered at an SSIM threshold, and NVIDIA's RDLV (Hatamizadeh et al. 2023).
 //!
 //! Split by concern: `pixels.rs` (MSE, PSNR and their summary), `ssim.rs`, `assignment.rs`
-//! (matching), and `reconstruction.rs`, the entry point an experiment calls.
+//! (matching), `recovery.rs` (the threshold and RDLV), and `reconstruction.rs`, the entry point
+//! an experiment calls.
 
+mod assignment;
 mod error;
 mod pixels;
+mod reconstruction;
+mod recovery;
 mod ssim;
 
 pub use error::LeakageError;
 pub use pixels::{mse, psnr, psnr_from_mse, psnr_of_mean_mse};
+pub use reconstruction::{MatchedImages, ReconstructionMetrics, measure_reconstruction};
+pub use recovery::{SsimThreshold, rdlv, recovered_count};
 pub use ssim::{WINDOW, ssim};
