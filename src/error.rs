@@ -33,6 +33,9 @@ pub enum Error {
     /// Attack scores that make no ROC curve (NaN logits from a diverged model).
     #[error("cannot measure the attack: {0}")]
     Metric(#[from] crate::metrics::RocError),
+    /// Reconstructions that cannot be measured, or a recovery threshold outside (0, 1].
+    #[error("cannot measure the reconstruction: {0}")]
+    Leakage(#[from] crate::metrics::LeakageError),
     /// A measured attack beat what DP allows any attack: a bug in training, sampling or
     /// accounting. The results were written, with the violations listed in them.
     #[error("{0}")]
@@ -54,9 +57,11 @@ impl Error {
             | Error::Privacy(_)
             | Error::Table(_)
             | Error::SecAgg(_) => 2,
+            Error::Leakage(e) if e.is_bad_setting() => 2,
             Error::Report(_)
             | Error::Stale(_)
             | Error::Metric(_)
+            | Error::Leakage(_)
             | Error::AboveCeiling(_)
             | Error::Diverged(_)
             | Error::RoundAborted(_)
@@ -103,5 +108,13 @@ mod tests {
         let config = Error::from(SecAggError::TooFewParties { parties: 1 });
         assert!(matches!(config, Error::SecAgg(_)));
         assert_eq!(config.exit_code(), 2);
+    }
+
+    #[test]
+    fn a_bad_ssim_threshold_exits_2_and_an_unmeasurable_reconstruction_1() {
+        use crate::metrics::{LeakageError, SsimThreshold};
+        let threshold = Error::from(SsimThreshold::new(1.5).unwrap_err());
+        assert_eq!(threshold.exit_code(), 2);
+        assert_eq!(Error::from(LeakageError::NonFinite).exit_code(), 1);
     }
 }

@@ -18,6 +18,9 @@ pub enum ReportError {
     /// The value could not be serialized (a non-finite float, for example).
     #[error("cannot serialize results: {0}")]
     Serialize(#[from] serde_json::Error),
+    /// Images that do not make an image grid.
+    #[error("cannot draw the image grid: {0}")]
+    Grid(#[from] super::grid::GridError),
 }
 
 /// Serializes `value` as pretty JSON into `path`, creating the parent folder. The file appears

@@ -1,6 +1,8 @@
 //! Results on disk: `metrics.json` written atomically, so a crash never leaves a partial file,
-//! the Markdown results table built from a folder of them, and ROC plots.
+//! the Markdown results table built from a folder of them, ROC plots, and image grids of
+//! reconstructions under their originals.
 
+pub mod grid;
 mod json;
 pub mod npy;
 mod output;

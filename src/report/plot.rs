@@ -30,7 +30,8 @@ pub struct Curve<'a> {
     pub points: &'a [(f64, f64)],
 }
 
-fn register_font() {
+/// Registers the embedded font as "sans-serif", once per process (ROC plots and image grids).
+pub(super) fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
