@@ -21,7 +21,7 @@ const ORDER: [&str; 9] = [
 ];
 
 /// The experiments, which must not import each other.
-const EXPERIMENTS: [&str; 3] = ["train", "mia", "federated"];
+const EXPERIMENTS: [&str; 4] = ["train", "mia", "federated", "gradient_inversion"];
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")

@@ -139,3 +139,96 @@ fn dlg_recovers_a_single_real_image_from_its_gradient() {
         assert!(psnr >= 40.0, "{labels:?}: PSNR {psnr:.1} dB");
     }
 }
+
+/// `ppml run gradient-inversion --quick` on the fixture.
+fn run_experiment(dir: &std::path::Path, extra: &[&str]) -> serde_json::Value {
+    let out = dir.join("gi");
+    crate::common::ppml(dir)
+        .args([
+            "run",
+            "gradient-inversion",
+            "--dataset",
+            "fashion-mnist",
+            "--quick",
+            "--offline",
+        ])
+        .arg("--data-dir")
+        .arg(fixtures())
+        .arg("--out")
+        .arg(&out)
+        .args(extra)
+        .assert()
+        .success();
+    crate::common::metrics(&out)
+}
+
+/// The reference result in miniature: a party's gradient gives its image away under plain
+/// aggregation, its masked upload gives nothing under SecAgg, and the sum is attacked too.
+#[test]
+fn a_partys_gradient_leaks_its_image_and_its_masked_upload_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = run_experiment(
+        dir.path(),
+        &["--batch-size", "1", "--attack", "analytic,dlg"],
+    );
+    let cases = m["cases"].as_array().unwrap();
+    let case = |aggregation: &str, target: &str, attack: &str| {
+        cases
+            .iter()
+            .find(|c| {
+                c["aggregation"] == aggregation && c["target"] == target && c["attack"] == attack
+            })
+            .unwrap_or_else(|| panic!("no case {aggregation} {target} {attack}"))
+    };
+    for attack in ["analytic", "dlg"] {
+        let plain = case("plain", "party", attack);
+        assert_eq!(plain["recovered"], 1, "{plain}");
+        assert_eq!(plain["label_accuracy"], 1.0, "{plain}");
+        let masked = case("secagg", "party", attack);
+        assert_eq!(masked["recovered"], 0, "{masked}");
+        assert!(masked["mean_ssim"].as_f64().unwrap() < 0.2, "{masked}");
+    }
+    // The sum of 4 parties' batches of 1 is one batch of 4; analytic does not apply to it.
+    let sum = case("secagg", "sum", "dlg");
+    assert_eq!(sum["samples"], 4);
+    assert!(
+        cases
+            .iter()
+            .all(|c| !(c["target"] == "sum" && c["attack"] == "analytic"))
+    );
+    // Every case has its grid and arrays: [n, 28, 28] float32.
+    for c in cases {
+        let name = c["name"].as_str().unwrap();
+        let file = |suffix: &str| dir.path().join("gi").join(format!("{name}-{suffix}"));
+        let png = std::fs::read(file("grid.png")).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        let npy = std::fs::read(file("reconstructions.npy")).unwrap();
+        let header = String::from_utf8_lossy(&npy[10..80]).to_string();
+        let n = c["samples"].as_u64().unwrap();
+        assert!(
+            header.contains(&format!("'shape': ({n}, 28, 28)")),
+            "{header}"
+        );
+        assert!(header.contains("'<f4'"), "{header}");
+    }
+}
+
+#[test]
+fn impossible_inversion_settings_exit_2_without_output() {
+    use crate::cli::rejects_run;
+    let base = ["--dataset", "fashion-mnist", "--quick"];
+    for (extra, expect) in [
+        (&["--batch-size", "0"][..], "batch_sizes"),
+        (&["--ssim-threshold", "1.5"][..], "ssim_threshold"),
+        (&["--ssim-threshold", "0"][..], "ssim_threshold"),
+        (&["--iterations", "0"][..], "iterations"),
+        (&["--model", "cnn"][..], "MLP"),
+        (
+            &["--parties", "1", "--aggregation", "secagg"][..],
+            "parties",
+        ),
+    ] {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        rejects_run("gradient-inversion", &args, expect);
+    }
+}

@@ -15,7 +15,7 @@ mod flags;
 mod run;
 
 pub use flags::CommonArgs;
-pub use run::{ExperimentArgs, FederatedArgs, MiaArgs, TrainArgs};
+pub use run::{ExperimentArgs, FederatedArgs, GradientInversionArgs, MiaArgs, TrainArgs};
 
 /// Privacy attacks on ML models, and the defenses that stop them, on real data.
 #[derive(Debug, Parser)]
@@ -31,8 +31,8 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run an experiment and write <out>/metrics.json (train, federated, mia; the
-    /// gradient-inversion and global-model-attack experiments are planned, not yet available).
+    /// Run an experiment and write <out>/metrics.json (train, federated, mia,
+    /// gradient-inversion; the global-model-attack experiment is planned, not yet available).
     #[command(subcommand)]
     Run(RunCommand),
     /// Find, verify and download datasets.
@@ -79,9 +79,8 @@ pub enum BenchCommand {
     },
 }
 
-/// Experiments. Planned, not yet available: `gradient-inversion` (the server rebuilds a party's
-/// batch from its gradient; defense: secure aggregation) and `global-model-attack` (an imprint
-/// layer leaks samples through the secure aggregate; defense: a DP aggregate).
+/// Experiments. Planned, not yet available: `global-model-attack` (an imprint layer leaks
+/// samples through the secure aggregate; defense: a DP aggregate).
 #[derive(Debug, Subcommand)]
 pub enum RunCommand {
     /// Train one classifier and report its accuracy.
@@ -92,6 +91,9 @@ pub enum RunCommand {
     /// Membership inference: train a target, attack it with query access only, measure the
     /// attack against the truth (and against the DP ceiling when the target used DP-SGD).
     Mia(Box<MiaArgs>),
+    /// Gradient inversion: the server rebuilds a party's batch from its FedSGD gradient (DLG,
+    /// iDLG, the analytic inversion); secure aggregation as the defense.
+    GradientInversion(Box<GradientInversionArgs>),
 }
 
 /// Dataset commands.

@@ -7,6 +7,9 @@ use ppml::Result;
 use ppml::attacks::membership::quantile::Head;
 use ppml::experiments::Experiment;
 use ppml::experiments::federated::{Federated, FederatedConfig};
+use ppml::experiments::gradient_inversion::{
+    GradientInversion, GradientInversionConfig, InversionAttack,
+};
 use ppml::experiments::mia::{AttackKind, Mia, MiaConfig};
 use ppml::experiments::train::{Train, TrainConfig};
 use ppml::fl::Aggregation;
@@ -236,6 +239,68 @@ impl ExperimentArgs for MiaArgs {
         }
         set(&mut config.quantile.head, self.head);
         set(&mut game.bootstrap, self.bootstrap);
+        Ok(())
+    }
+}
+
+/// `ppml run gradient-inversion`. Lists (`--batch-size 1,2,4`) expand into cases.
+#[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
+pub struct GradientInversionArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Images per party batch, comma-separated [default: 1,2,4,7,8].
+    #[arg(long, value_delimiter = ',')]
+    pub batch_size: Option<Vec<usize>>,
+    /// Aggregations, comma-separated [default: plain,secagg].
+    #[arg(long, value_delimiter = ',')]
+    pub aggregation: Option<Vec<Aggregation>>,
+    /// Attacks, comma-separated; analytic and idlg apply to batch 1 only [default:
+    /// analytic,idlg,dlg].
+    #[arg(long, value_delimiter = ',')]
+    pub attack: Option<Vec<InversionAttack>>,
+    /// Parties of the FedSGD round; party 0 is the target [default: 4].
+    #[arg(long)]
+    pub parties: Option<usize>,
+    /// Repetitions of every case [default: 3].
+    #[arg(long)]
+    pub seeds: Option<usize>,
+    /// L-BFGS iterations per DLG trial [default: 300].
+    #[arg(long)]
+    pub iterations: Option<usize>,
+    /// DLG trials from fresh random images [default: 2].
+    #[arg(long)]
+    pub restarts: Option<usize>,
+    /// SSIM at which an image counts as recovered [default: 0.6].
+    #[arg(long)]
+    pub ssim_threshold: Option<f64>,
+}
+
+impl ExperimentArgs for GradientInversionArgs {
+    type Experiment = GradientInversion;
+
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+
+    fn asks_for_dp(&self) -> bool {
+        false
+    }
+
+    fn apply(self, config: &mut GradientInversionConfig) -> Result<()> {
+        self.common.apply(&mut config.run, &mut config.data);
+        self.model.apply(&mut config.model)?;
+        let spec = &mut config.inversion;
+        set(&mut spec.batch_sizes, self.batch_size);
+        set(&mut spec.aggregations, self.aggregation);
+        set(&mut spec.attacks, self.attack);
+        set(&mut spec.parties, self.parties);
+        set(&mut spec.seeds, self.seeds);
+        set(&mut spec.iterations, self.iterations);
+        set(&mut spec.restarts, self.restarts);
+        set(&mut spec.ssim_threshold, self.ssim_threshold);
         Ok(())
     }
 }

@@ -5,6 +5,7 @@
 pub mod binomial;
 mod bootstrap;
 pub mod ceiling_test;
+pub mod inversion;
 pub mod leakage;
 pub mod membership;
 mod roc;

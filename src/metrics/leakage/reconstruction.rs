@@ -27,7 +27,9 @@ pub struct ReconstructionMetrics {
     pub matched: Vec<usize>,
     /// SSIM of each original with its reconstruction.
     pub ssim: Vec<f64>,
-    /// PSNR in dB; infinite for an exact recovery, which JSON writes as `null`.
+    /// PSNR in dB; infinite for an exact recovery, which JSON writes as the string `"inf"`
+    /// (as every infinity ppml writes: `null` would read as "not measured").
+    #[serde(serialize_with = "serialize_psnrs")]
     pub psnr: Vec<f64>,
     /// Mean squared error per image.
     pub mse: Vec<f64>,
@@ -44,6 +46,7 @@ pub struct ReconstructionMetrics {
     /// Mean of `mse`.
     pub mean_mse: f64,
     /// The PSNR of `mean_mse`: the summary one exact image cannot break (see [`psnr_of_mean_mse`]).
+    #[serde(serialize_with = "crate::privacy::serialize_epsilon")]
     pub psnr_of_mean_mse: f64,
     /// Mean of the defined `rdlv` values; `null` when none is.
     pub mean_rdlv: Option<f64>,
@@ -60,6 +63,20 @@ pub struct MatchedImages {
     pub reconstructions: Vec<Vec<f32>>,
     /// "SSIM 0.87" for each pair.
     pub captions: Vec<String>,
+}
+
+/// PSNRs with infinities as `"inf"`, like [`crate::privacy::serialize_epsilon`].
+fn serialize_psnrs<S: serde::Serializer>(psnrs: &[f64], serializer: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = serializer.serialize_seq(Some(psnrs.len()))?;
+    for p in psnrs {
+        if p.is_finite() {
+            seq.serialize_element(p)?;
+        } else {
+            seq.serialize_element(&p.to_string())?;
+        }
+    }
+    seq.end()
 }
 
 /// `image` clipped to [0, 1]; an infinite or NaN pixel is refused first, since clipping would
@@ -273,10 +290,11 @@ mod tests {
         assert!(m.psnr_of_mean_mse.is_finite());
         assert!(m.mean_ssim < 1.0 && m.recovered >= 1);
         let json = serde_json::to_value(&m).unwrap();
-        assert!(
-            json["psnr"][0].is_null(),
-            "an infinite PSNR is written as null"
+        assert_eq!(
+            json["psnr"][0], "inf",
+            "an infinite PSNR is written as \"inf\""
         );
+        assert!(json["psnr"][1].is_f64());
         assert_eq!(json["threshold"], 0.6);
     }
 
