@@ -178,7 +178,12 @@ fn every_config_in_experiments_is_valid() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if name.starts_with("federated-") {
+        if name.starts_with("gradient-inversion-") {
+            use ppml::experiments::gradient_inversion::GradientInversion;
+            let config = valid(&path, load::<GradientInversion>(Some(&path), false));
+            valid(&path, config.validate());
+            checked += 1;
+        } else if name.starts_with("federated-") {
             let config = valid(&path, load::<Federated>(Some(&path), false));
             valid(&path, config.validate());
             checked += 1;
