@@ -232,3 +232,36 @@ fn impossible_inversion_settings_exit_2_without_output() {
         rejects_run("gradient-inversion", &args, expect);
     }
 }
+
+/// Local DP at the party: the record names ε and the calibrated σ, and the noise drowns the
+/// gradient DLG matched exactly without it.
+#[test]
+fn local_dp_at_the_party_stops_the_recovery_plain_aggregation_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = run_experiment(
+        dir.path(),
+        &[
+            "--batch-size",
+            "1",
+            "--aggregation",
+            "plain",
+            "--attack",
+            "dlg",
+            "--epsilon",
+            "inf,10",
+        ],
+    );
+    let cases = m["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 2);
+    let open = cases.iter().find(|c| c["epsilon"] == "inf").unwrap();
+    assert_eq!(open["recovered"], 1, "{open}");
+    assert!(open["noise_multiplier"].is_null());
+    let private = cases.iter().find(|c| c["epsilon"] == 10.0).unwrap();
+    assert_eq!(private["recovered"], 0, "{private}");
+    let sigma = private["noise_multiplier"].as_f64().unwrap();
+    assert!(
+        sigma > 0.4 && sigma < 0.6,
+        "σ for ε = 10 at one release: {sigma}"
+    );
+    assert!(private["name"].as_str().unwrap().contains("eps10"));
+}

@@ -276,6 +276,10 @@ pub struct GradientInversionArgs {
     /// SSIM at which an image counts as recovered [default: 0.6].
     #[arg(long)]
     pub ssim_threshold: Option<f64>,
+    /// Local DP levels, comma-separated: each party clips per example and adds Gaussian noise
+    /// calibrated to this ε before sending; inf = no DP [default: inf].
+    #[arg(long, value_delimiter = ',')]
+    pub epsilon: Option<Vec<f64>>,
 }
 
 impl ExperimentArgs for GradientInversionArgs {
@@ -301,6 +305,7 @@ impl ExperimentArgs for GradientInversionArgs {
         set(&mut spec.iterations, self.iterations);
         set(&mut spec.restarts, self.restarts);
         set(&mut spec.ssim_threshold, self.ssim_threshold);
+        set(&mut spec.epsilons, self.epsilon);
         Ok(())
     }
 }

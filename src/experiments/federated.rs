@@ -70,6 +70,27 @@ impl FederatedConfig {
     }
 }
 
+impl FederatedConfig {
+    /// How every round runs, for a model of `parameters` values (a validated, resolved config).
+    /// No noise in the sum and no per-example clipping: this experiment trains in the open.
+    fn options(&self, parameters: usize) -> Result<FederatedOptions> {
+        let (federation, aggregation) = (&self.federated, &self.aggregation);
+        Ok(FederatedOptions {
+            algorithm: federation.algorithm,
+            local_steps: federation.local_steps,
+            batch_size: federation.batch_size,
+            lr: federation.lr,
+            aggregation: aggregation.protocol,
+            params: aggregation.params(federation.parties, parameters)?,
+            clip_range: aggregation.clip_range,
+            dropouts_per_round: aggregation.dropouts_per_round,
+            noise: SumNoise::None,
+            max_grad_norm: None,
+            local_noise: None,
+        })
+    }
+}
+
 /// `ppml run federated`.
 pub struct Federated;
 
@@ -229,19 +250,7 @@ pub fn run(config: FederatedConfig, ctx: &mut RunContext) -> Result<FederatedRep
     let ad_device = ctx.device.clone().autodiff();
     let mut global = Classifier::new(&model_config, &ad_device, &mut ctx.rng);
     let parameters = global.num_params();
-    let params = aggregation.params(n, parameters)?;
-    let opts = FederatedOptions {
-        algorithm: federation.algorithm,
-        local_steps: federation.local_steps,
-        batch_size: federation.batch_size,
-        lr: federation.lr,
-        aggregation: aggregation.protocol,
-        params,
-        clip_range: aggregation.clip_range,
-        dropouts_per_round: aggregation.dropouts_per_round,
-        noise: SumNoise::None,
-        max_grad_norm: None,
-    };
+    let opts = config.options(parameters)?;
     let run_id: [u8; 16] = ctx.rng.random();
     let bar = ctx
         .options

@@ -200,6 +200,12 @@ pub enum SecAggError {
         /// The value given.
         value: f64,
     },
+    /// A local noise level that is not a positive finite number.
+    #[error("local_noise must be a positive finite standard deviation (got {value})")]
+    BadLocalNoise {
+        /// The value given.
+        value: f64,
+    },
     /// The round started and aborted (not a configuration error).
     #[error(transparent)]
     Aborted(#[from] ProtocolAbort),

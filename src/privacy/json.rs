@@ -18,6 +18,25 @@ pub fn serialize_epsilon<S: Serializer>(epsilon: &f64, serializer: S) -> Result<
     }
 }
 
+/// [`serialize_epsilon`] for a list of ε values (`[8.0, "inf"]`).
+pub fn serialize_epsilons<S: Serializer>(
+    epsilons: &[f64],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    struct One(f64);
+    impl serde::Serialize for One {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serialize_epsilon(&self.0, serializer)
+        }
+    }
+    let mut seq = serializer.serialize_seq(Some(epsilons.len()))?;
+    for &eps in epsilons {
+        seq.serialize_element(&One(eps))?;
+    }
+    seq.end()
+}
+
 /// [`serialize_epsilon`] for an `Option<f64>` field: `None` is `null`, `Some(ε)` as above.
 pub fn serialize_optional_epsilon<S: Serializer>(
     epsilon: &Option<f64>,

@@ -32,7 +32,9 @@ pub use calibrate::{
     Calibration, MAX_SIGMA, MIN_SIGMA, SIGMA_TOLERANCE, calibrate, calibrate_noise,
 };
 pub use ceiling::{AttackCeiling, attack_ceiling};
-pub use json::{epsilon_from_json, serialize_epsilon, serialize_optional_epsilon};
+pub use json::{
+    epsilon_from_json, serialize_epsilon, serialize_epsilons, serialize_optional_epsilon,
+};
 pub use spec::{DpPlan, DpReport, Noise, PrivacySpec};
 pub use spent::PrivacySpent;
 

@@ -19,6 +19,7 @@ use crate::fl::{Aggregation, AggregationSpec, Partition, Session, SumNoise, spli
 use crate::metrics::inversion::{Originals, label_accuracy};
 use crate::metrics::leakage::{ReconstructionMetrics, SsimThreshold, measure_reconstruction};
 use crate::model::{Classifier, ExplicitMlp, ModelDelta};
+use crate::privacy::{Accountant, calibrate_noise};
 use crate::report::Staged;
 use crate::report::grid::image_grid_png;
 use crate::runtime::Runtime;
@@ -53,7 +54,7 @@ impl Target {
 }
 
 /// Names one case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CaseId {
     /// Repetition.
     pub seed: usize,
@@ -65,13 +66,20 @@ pub struct CaseId {
     pub target: Target,
     /// The attack.
     pub attack: InversionAttack,
+    /// The parties' local DP level (∞: none).
+    pub epsilon: f64,
 }
 
 impl CaseId {
     /// `b1-plain-party-dlg-s0`: the prefix of the case's files.
     pub fn name(&self) -> String {
+        let dp = if self.epsilon.is_finite() {
+            format!("-eps{}", self.epsilon)
+        } else {
+            String::new()
+        };
         format!(
-            "b{}-{}-{}-{}-s{}",
+            "b{}-{}{dp}-{}-{}-s{}",
             self.batch_size,
             self.aggregation.as_str(),
             self.target.as_str(),
@@ -95,20 +103,23 @@ pub fn enumerate(spec: &InversionSpec) -> Vec<CaseId> {
     for seed in 0..spec.seeds {
         for &batch_size in &spec.batch_sizes {
             for &aggregation in &spec.aggregations {
-                for &target in Target::of(aggregation) {
-                    let observed = match target {
-                        Target::Party => batch_size,
-                        Target::Sum => batch_size * spec.parties,
-                    };
-                    for &attack in &spec.attacks {
-                        if attack.applies_to(observed) {
-                            out.push(CaseId {
-                                seed,
-                                batch_size,
-                                aggregation,
-                                target,
-                                attack,
-                            });
+                for &epsilon in &spec.epsilons {
+                    for &target in Target::of(aggregation) {
+                        let observed = match target {
+                            Target::Party => batch_size,
+                            Target::Sum => batch_size * spec.parties,
+                        };
+                        for &attack in &spec.attacks {
+                            if attack.applies_to(observed) {
+                                out.push(CaseId {
+                                    seed,
+                                    batch_size,
+                                    aggregation,
+                                    target,
+                                    attack,
+                                    epsilon,
+                                });
+                            }
                         }
                     }
                 }
@@ -131,17 +142,49 @@ pub fn mean_image(data: &Dataset) -> Vec<f32> {
         .collect()
 }
 
-/// One FedSGD round of `spec.parties` parties on IID shards of `train`, batches of
-/// `batch_size`, on a freshly initialised victim.
+/// What one FedSGD round is: batch size, protocol and the parties' local DP level (∞: none).
+#[derive(Debug, Clone, Copy)]
+pub struct RoundSpec {
+    /// Images per party batch.
+    pub batch_size: usize,
+    /// The protocol.
+    pub aggregation: Aggregation,
+    /// Local DP ε (∞: none).
+    pub epsilon: f64,
+}
+
+/// The local noise multiplier σ for ε: the Gaussian mechanism released once on a batch mean
+/// (sampling rate 1, one step: no amplification claimed), calibrated by the PLD accountant.
+pub fn local_noise_multiplier(spec: &InversionSpec, epsilon: f64) -> Result<Option<f64>> {
+    if !epsilon.is_finite() {
+        return Ok(None);
+    }
+    Ok(Some(calibrate_noise(
+        Accountant::Pld,
+        1.0,
+        1,
+        epsilon,
+        spec.delta,
+    )?))
+}
+
+/// One FedSGD round of `spec.parties` parties on IID shards of `train` on a freshly
+/// initialised victim: party batches of `round.batch_size`, and under local DP each party's
+/// clipped batch mean plus Gaussian noise σ·C/B.
 pub fn fedsgd_round(
     config: &GradientInversionConfig,
     train: &Dataset,
-    batch_size: usize,
-    aggregation: Aggregation,
+    round: RoundSpec,
     device: &Device,
     rng: &mut StdRng,
 ) -> Result<Round> {
+    let RoundSpec {
+        batch_size,
+        aggregation,
+        epsilon,
+    } = round;
     let spec = &config.inversion;
+    let sigma = local_noise_multiplier(spec, epsilon)?;
     let n = spec.parties;
     let shards = split_among_parties(train, n, Partition::Iid, rng)?;
     let mut parties: Vec<Party> = shards
@@ -167,7 +210,8 @@ pub fn fedsgd_round(
         clip_range: spec.clip_range,
         dropouts_per_round: 0,
         noise: SumNoise::None,
-        max_grad_norm: None,
+        max_grad_norm: sigma.map(|_| spec.clip_norm),
+        local_noise: sigma.map(|s| s * spec.clip_norm / batch_size as f64),
     };
     let session = Session::new(rng.random(), 1);
     Ok(run_round(
@@ -231,6 +275,41 @@ pub fn view(
     Ok((view, Originals::of(&batches)))
 }
 
+/// Every case of one round: each target the server holds under the round's protocol, each
+/// attack that applies to it.
+pub fn attack_round(
+    config: &GradientInversionConfig,
+    seed: usize,
+    round: RoundSpec,
+    fl: &Round,
+    prior: &[f32],
+    rt: &mut Runtime<'_>,
+    staged: &Staged,
+) -> Result<Vec<CaseRecord>> {
+    let mut records = Vec::new();
+    for &target in Target::of(round.aggregation) {
+        let (view, originals) = view(config, fl, target, rt.device)?;
+        for &attack in &config.inversion.attacks {
+            if !attack.applies_to(view.batch_size()) {
+                continue;
+            }
+            let id = CaseId {
+                seed,
+                batch_size: round.batch_size,
+                aggregation: round.aggregation,
+                target,
+                attack,
+                epsilon: round.epsilon,
+            };
+            let spec = &config.inversion;
+            records.push(attack_and_measure(
+                spec, id, &view, &originals, prior, rt, staged,
+            )?);
+        }
+    }
+    Ok(records)
+}
+
 /// One record of `metrics.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseRecord {
@@ -246,6 +325,11 @@ pub struct CaseRecord {
     pub attack: InversionAttack,
     /// Repetition.
     pub seed: usize,
+    /// The parties' local DP ε (`"inf"`: none).
+    #[serde(serialize_with = "crate::privacy::serialize_epsilon")]
+    pub epsilon: f64,
+    /// The local noise multiplier σ behind it (`null`: none).
+    pub noise_multiplier: Option<f64>,
     /// Images behind the attacked gradient.
     pub samples: usize,
     /// Leakage of the matched reconstructions (SSIM, PSNR, MSE, RDLV, recovered count).
@@ -343,6 +427,8 @@ pub fn attack_and_measure(
         target: id.target,
         attack: id.attack,
         seed: id.seed,
+        epsilon: id.epsilon,
+        noise_multiplier: local_noise_multiplier(spec, id.epsilon)?,
         samples: n,
         label_accuracy: label_accuracy(originals, &leakage.matched, &got.labels),
         leakage,
@@ -357,22 +443,33 @@ pub fn summary(cases: &[CaseRecord]) -> Vec<String> {
     let mut lines = vec![
         "gradient-inversion: recovered (SSIM ≥ threshold) of the batch, over the seeds".to_string(),
     ];
-    let mut seen: Vec<(usize, Aggregation, Target, InversionAttack)> = Vec::new();
+    let mut seen: Vec<(usize, Aggregation, u64, Target, InversionAttack)> = Vec::new();
+    let key_of = |d: &CaseRecord| {
+        (
+            d.batch_size,
+            d.aggregation,
+            d.epsilon.to_bits(),
+            d.target,
+            d.attack,
+        )
+    };
     for c in cases {
-        let key = (c.batch_size, c.aggregation, c.target, c.attack);
+        let key = key_of(c);
         if seen.contains(&key) {
             continue;
         }
         seen.push(key);
-        let group: Vec<&CaseRecord> = cases
-            .iter()
-            .filter(|d| (d.batch_size, d.aggregation, d.target, d.attack) == key)
-            .collect();
+        let group: Vec<&CaseRecord> = cases.iter().filter(|d| key_of(d) == key).collect();
         let recovered: usize = group.iter().map(|d| d.leakage.recovered).sum();
         let samples: usize = group.iter().map(|d| d.samples).sum();
         let ssim = group.iter().map(|d| d.leakage.mean_ssim).sum::<f64>() / group.len() as f64;
+        let dp = if c.epsilon.is_finite() {
+            format!("ε {}", c.epsilon)
+        } else {
+            String::new()
+        };
         lines.push(format!(
-            "  batch {:>2} {:<8} {:<5} {:<8} recovered {recovered:>3} of {samples:<3} mean SSIM {ssim:.3}",
+            "  batch {:>2} {:<8} {dp:<6} {:<5} {:<8} recovered {recovered:>3} of {samples:<3} mean SSIM {ssim:.3}",
             c.batch_size,
             c.aggregation.as_str(),
             c.target.as_str(),

@@ -66,6 +66,16 @@ pub struct InversionSpec {
     pub ssim_threshold: f64,
     /// Gradient coordinates are clipped to ±clip_range before the fixed-point encoding.
     pub clip_range: f64,
+    /// Local DP levels, one case each: with a finite ε every party clips each example's
+    /// gradient to `clip_norm` and adds Gaussian noise to its batch mean before sending it,
+    /// σ calibrated for one release of that mean (no subsampling amplification is claimed).
+    /// `inf`: no DP.
+    #[serde(serialize_with = "crate::privacy::serialize_epsilons")]
+    pub epsilons: Vec<f64>,
+    /// δ of the local (ε, δ) guarantee.
+    pub delta: f64,
+    /// Per-example clipping norm C under local DP.
+    pub clip_norm: f64,
 }
 
 impl Default for InversionSpec {
@@ -84,6 +94,9 @@ impl Default for InversionSpec {
             restarts: 2,
             ssim_threshold: 0.6,
             clip_range: 1.0,
+            epsilons: vec![f64::INFINITY],
+            delta: 1e-5,
+            clip_norm: 1.0,
         }
     }
 }
@@ -180,8 +193,26 @@ impl GradientInversionConfig {
             )
         })?;
         positive("clip_range", spec.clip_range)?;
+        nonempty("epsilons", spec.epsilons.len())?;
+        for &eps in &spec.epsilons {
+            if eps.is_nan() || eps <= 0.0 {
+                return Err(ConfigError::invalid(
+                    "epsilons",
+                    eps,
+                    "each ε must be greater than 0 (inf = no DP)",
+                )
+                .into());
+            }
+        }
+        if !(spec.delta > 0.0 && spec.delta < 1.0) {
+            return Err(ConfigError::invalid("delta", spec.delta, "must be in (0, 1)").into());
+        }
+        positive("clip_norm", spec.clip_norm)?;
         FixedPoint::for_updates::<u32>(spec.clip_range, spec.parties)?;
-        let cases = spec.batch_sizes.len() * spec.aggregations.len() * spec.attacks.len();
+        let cases = spec.batch_sizes.len()
+            * spec.aggregations.len()
+            * spec.attacks.len()
+            * spec.epsilons.len();
         count_in("seeds", cases.saturating_mul(spec.seeds), MAX_CASES)?;
         Ok(())
     }

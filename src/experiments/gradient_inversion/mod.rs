@@ -108,37 +108,22 @@ pub fn run(
     for seed in 0..spec.seeds {
         let mut rng = StdRng::seed_from_u64(ctx.rng.random());
         for &batch_size in &spec.batch_sizes {
-            for &aggregation in &spec.aggregations {
+            let levels = spec
+                .aggregations
+                .iter()
+                .flat_map(|&a| spec.epsilons.iter().map(move |&e| (a, e)));
+            for (aggregation, epsilon) in levels {
                 // One FedSGD round: fresh weights, fresh batches; the server observes it.
-                let round = case::fedsgd_round(
-                    &config,
-                    &train,
+                let round = case::RoundSpec {
                     batch_size,
                     aggregation,
-                    &device,
-                    &mut rng,
-                )?;
-                for &target in Target::of(aggregation) {
-                    let (view, originals) = case::view(&config, &round, target, &device)?;
-                    for &attack in &spec.attacks {
-                        if !attack.applies_to(view.batch_size()) {
-                            continue;
-                        }
-                        let id = case::CaseId {
-                            seed,
-                            batch_size,
-                            aggregation,
-                            target,
-                            attack,
-                        };
-                        let mut rt = Runtime::new(&device, &mut rng, &progress);
-                        let record = case::attack_and_measure(
-                            spec, id, &view, &originals, &prior, &mut rt, &staged,
-                        )?;
-                        cases.push(record);
-                        bar.inc(1);
-                    }
-                }
+                    epsilon,
+                };
+                let fl = case::fedsgd_round(&config, &train, round, &device, &mut rng)?;
+                let mut rt = Runtime::new(&device, &mut rng, &progress);
+                let done = case::attack_round(&config, seed, round, &fl, &prior, &mut rt, &staged)?;
+                bar.inc(done.len() as u64);
+                cases.extend(done);
             }
         }
     }

@@ -71,6 +71,11 @@ pub struct FederatedOptions {
     /// most C before the batch mean (FedSGD) or each local step (FedAvg). `None`: no clipping.
     /// Without noise this bounds each example's influence but is not private by itself.
     pub max_grad_norm: Option<f64>,
+    /// Local DP: each party adds Gaussian noise of this standard deviation to every coordinate
+    /// of its update before sending it (after clipping), drawn from its own random stream.
+    /// With `max_grad_norm` = C and FedSGD batches of B, σ·C/B is DP-SGD's noise on the mean
+    /// gradient. `None`: no local noise.
+    pub local_noise: Option<f64>,
 }
 
 impl FederatedOptions {
@@ -80,6 +85,11 @@ impl FederatedOptions {
             && !(c.is_finite() && c > 0.0)
         {
             return Err(SecAggError::BadMaxGradNorm { value: c });
+        }
+        if let Some(std) = self.local_noise
+            && !(std.is_finite() && std > 0.0)
+        {
+            return Err(SecAggError::BadLocalNoise { value: std });
         }
         Ok(())
     }
@@ -110,6 +120,7 @@ mod tests {
             dropouts_per_round: 0,
             noise: SumNoise::None,
             max_grad_norm: None,
+            local_noise: None,
         }
     }
 

@@ -55,5 +55,6 @@ pub(super) fn options(
         dropouts_per_round: 0,
         noise: SumNoise::None,
         max_grad_norm: None,
+        local_noise: None,
     }
 }
