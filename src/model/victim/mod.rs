@@ -12,12 +12,21 @@
 //!
 //! The loss is the mean cross-entropy over the batch with soft labels (rows summing to 1), as
 //! DLG optimises dummy labels too: for logits z and labels y, ∂L/∂z = (softmax(z) − y) / B.
+//!
+//! Three victims: [`ExplicitMlp`] (`mlp.rs`), [`ExplicitLenet`] (`lenet.rs`, the sigmoid LeNet
+//! of DLG's experiments) and [`ExplicitCnn`] (`cnn.rs`, the project's Papernot et al. tanh
+//! CNN). The convolution and max-pool backward steps they share are in `ops.rs`.
 
+mod cnn;
+mod lenet;
 mod mlp;
+mod ops;
 
 use burn::tensor::Tensor;
 use burn::tensor::activation::softmax;
 
+pub use cnn::ExplicitCnn;
+pub use lenet::ExplicitLenet;
 pub use mlp::ExplicitMlp;
 
 /// ∂L/∂z of the mean soft-label cross-entropy at the logits: (softmax(z) − y) / B.
