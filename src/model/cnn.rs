@@ -21,8 +21,8 @@ use super::{Activation, ModelConfig};
 const K1: usize = 8;
 const S1: usize = 2;
 const P1: usize = 3;
-const K2: usize = 4;
-const S2: usize = 2;
+pub(super) const K2: usize = 4;
+pub(super) const S2: usize = 2;
 const POOL: usize = 2;
 
 /// Output side of a convolution or pooling layer.
@@ -193,16 +193,25 @@ impl Cnn {
     /// - `images`: `[batch, 1, side, side]`
     /// - output: `[batch, positions, 64]`
     fn patches_of(&self, images: Tensor<4>) -> Tensor<3> {
-        let [batch, _, side, _] = images.dims();
-        let device = images.device();
-        let s1 = out_side(side, K1, S1, P1);
-        let flat: Tensor<2> = images.reshape([batch, side * side]);
-        let padded = Tensor::cat(vec![flat, Tensor::zeros([batch, 1], &device)], 1); // [batch, side² + 1]
-        let n = self.conv1_patches.len();
-        let idx =
-            Tensor::<1, Int>::from_data(TensorData::new(self.conv1_patches.clone(), [n]), &device);
-        padded.select(1, idx).reshape([batch, s1 * s1, K1 * K1])
+        gather_patches(images, &self.conv1_patches)
     }
+}
+
+/// The 8×8 input patches that `indices` (from [`patch_indices`], as in [`Cnn::conv1_patches`])
+/// pick from `images`, zero padding included: conv1's im2col, a differentiable gather.
+///
+/// # Shapes
+/// - `images`: `[batch, 1, side, side]`
+/// - output: `[batch, positions, 64]`
+pub(super) fn gather_patches(images: Tensor<4>, indices: &[i64]) -> Tensor<3> {
+    let [batch, _, side, _] = images.dims();
+    let device = images.device();
+    let s1 = out_side(side, K1, S1, P1);
+    let flat: Tensor<2> = images.reshape([batch, side * side]);
+    let padded = Tensor::cat(vec![flat, Tensor::zeros([batch, 1], &device)], 1); // [batch, side² + 1]
+    let n = indices.len();
+    let idx = Tensor::<1, Int>::from_data(TensorData::new(indices.to_vec(), [n]), &device);
+    padded.select(1, idx).reshape([batch, s1 * s1, K1 * K1])
 }
 
 /// im2col indices for a one-channel `side × side` image: for each output position (row-major)

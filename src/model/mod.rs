@@ -28,7 +28,7 @@ pub use layout::{ModelDelta, ModelSnapshot, ParamLayout, ParamSpec};
 pub use mlp::Mlp;
 pub use spec::ModelSpec;
 pub use tape::{TappedLayer, WeightLayout};
-pub use victim::ExplicitMlp;
+pub use victim::{ExplicitCnn, ExplicitLenet, ExplicitMlp};
 
 /// The nonlinearity between layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
@@ -61,7 +61,7 @@ impl Activation {
 
     /// The derivative at the pre-activation, written from the activation's output `y`:
     /// tanh: 1 − y², sigmoid: y(1 − y), ReLU: 1 where y > 0. Used by the explicit parameter
-    /// gradients of gradient inversion (see `victim.rs`), which must stay differentiable in
+    /// gradients of gradient inversion (see `victim/`), which must stay differentiable in
     /// the input: these are ordinary tensor ops (ReLU's mask is a constant).
     pub fn derivative_from_output<const D: usize>(self, y: Tensor<D>) -> Tensor<D> {
         match self {

@@ -1,21 +1,11 @@
-//! Victim models whose parameter gradient is written out as ordinary tensor operations, for
-//! gradient inversion (Zhu, Liu & Han 2019, "Deep Leakage from Gradients").
-//!
-//! The attacker looks for dummy inputs x' whose gradient matches the observed one:
-//! min over x' of ‖∇θ L(x', y') − g*‖². Minimising that needs d/dx' of a function of a
-//! gradient, a second-order quantity, and burn 0.22's autodiff is first-order only: a second
-//! `backward()` through a gradient is not possible. So the victim computes ∇θ L itself, by the
-//! chain rule as tensor ops (the backward pass written forward), and burn's first-order autodiff
-//! differentiates *that* with respect to x'. Tests check the written gradient against burn's
-//! autodiff (f64) and the matching loss's input gradient against finite differences.
-//!
-//! The loss is the mean cross-entropy over the batch with soft labels (rows summing to 1), as
-//! DLG optimises dummy labels too: for logits z and labels y, ∂L/∂z = (softmax(z) − y) / B.
+//! The MLP victim (the project's default gradient-inversion target, a sigmoid 784-256-10
+//! network): a dense layer's gradient is ∂L/∂W = aᵀδ and ∂L/∂b = Σ_b δ, and the
+//! error goes back as δ_prev = (δ Wᵀ) ⊙ f'(a), every step an ordinary tensor op.
 
-use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 
-use super::{Activation, Mlp};
+use super::output_delta;
+use crate::model::{Activation, Mlp};
 
 /// An MLP's weights as constants, with its parameter gradient written explicitly.
 #[derive(Debug, Clone)]
@@ -113,7 +103,7 @@ impl ExplicitMlp {
         let [batch, ..] = images.dims();
         let (inputs, logits) = self.trace(images);
         // ∂L/∂z of the last layer.
-        let mut delta = (softmax(logits, 1) - labels).div_scalar(batch as f64); // [batch, classes]
+        let mut delta = output_delta(logits, labels, batch); // [batch, classes]
         let mut grads = Vec::with_capacity(2 * self.layers.len());
         for (i, (w, _)) in self.layers.iter().enumerate().rev() {
             let input = &inputs[i]; // [batch, d_in]
@@ -130,14 +120,4 @@ impl ExplicitMlp {
         grads.reverse();
         grads
     }
-}
-
-/// Σ over parameters of ‖g − target‖²: DLG's gradient-matching loss.
-pub fn squared_distance(gradients: &[Tensor<1>], target: &[Tensor<1>]) -> Tensor<1> {
-    gradients
-        .iter()
-        .zip(target)
-        .map(|(g, t)| (g.clone() - t.clone()).powi_scalar(2).sum())
-        .reduce(|a, b| a + b)
-        .expect("a model has parameters")
 }

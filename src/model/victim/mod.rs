@@ -1,0 +1,48 @@
+//! Victim models whose parameter gradient is written out as ordinary tensor operations, for
+//! gradient inversion (Zhu, Liu & Han 2019, "Deep Leakage from Gradients").
+//!
+//! The attacker looks for dummy inputs x' whose gradient matches the observed one:
+//! min over x' of ‖∇θ L(x', y') − g*‖². Minimising that needs d/dx' of a function of a
+//! gradient, a second-order quantity, and burn 0.22's autodiff is first-order only: a second
+//! `backward()` through a gradient is not possible. So the victim computes ∇θ L itself, by the
+//! chain rule as tensor ops (the backward pass written forward), and burn's first-order autodiff
+//! differentiates *that* with respect to x'. Tests (`tests/f64.rs`) check each written gradient
+//! against burn's autodiff (f64) and the matching loss's input gradient against finite
+//! differences.
+//!
+//! The loss is the mean cross-entropy over the batch with soft labels (rows summing to 1), as
+//! DLG optimises dummy labels too: for logits z and labels y, ∂L/∂z = (softmax(z) − y) / B.
+//!
+//! Three victims: [`ExplicitMlp`] (`mlp.rs`), [`ExplicitLenet`] (`lenet.rs`, the sigmoid LeNet
+//! of DLG's experiments) and [`ExplicitCnn`] (`cnn.rs`, the project's Papernot et al. tanh
+//! CNN). The convolution and max-pool backward steps they share are in `ops.rs`.
+
+mod cnn;
+mod lenet;
+mod mlp;
+mod ops;
+
+use burn::tensor::Tensor;
+use burn::tensor::activation::softmax;
+
+pub use cnn::ExplicitCnn;
+pub use lenet::ExplicitLenet;
+pub use mlp::ExplicitMlp;
+
+/// ∂L/∂z of the mean soft-label cross-entropy at the logits: (softmax(z) − y) / B.
+///
+/// # Shapes
+/// - `logits`, `labels`, output: `[batch, classes]`
+fn output_delta(logits: Tensor<2>, labels: Tensor<2>, batch: usize) -> Tensor<2> {
+    (softmax(logits, 1) - labels).div_scalar(batch as f64)
+}
+
+/// Σ over parameters of ‖g − target‖²: DLG's gradient-matching loss.
+pub fn squared_distance(gradients: &[Tensor<1>], target: &[Tensor<1>]) -> Tensor<1> {
+    gradients
+        .iter()
+        .zip(target)
+        .map(|(g, t)| (g.clone() - t.clone()).powi_scalar(2).sum())
+        .reduce(|a, b| a + b)
+        .expect("a model has parameters")
+}
