@@ -8,7 +8,9 @@ use ppml::attacks::Attack;
 use ppml::attacks::gradient::dlg::{Dlg, LabelMode};
 use ppml::attacks::gradient::{GradientView, Reconstruction, analytic::Analytic};
 use ppml::data::{DatasetName, load};
-use ppml::model::{Activation, Classifier, ExplicitMlp, ModelDelta, ModelSpec, ParamLayout};
+use ppml::model::{
+    Activation, Classifier, ExplicitMlp, ModelDelta, ModelSpec, ParamLayout, Victim,
+};
 use ppml::progress::Progress;
 use ppml::runtime::Runtime;
 use ppml::train::cross_entropy;
@@ -47,7 +49,13 @@ fn observed(hidden: &[usize], image: &[f32], label: usize, seed: u64) -> Gradien
     let Classifier::Mlp(mlp) = &model else {
         unreachable!("an MLP spec builds an MLP")
     };
-    GradientView::new(ExplicitMlp::of(mlp, &device), &delta, 1, 28, &device)
+    GradientView::new(
+        Victim::Mlp(ExplicitMlp::of(mlp, &device)),
+        &delta,
+        1,
+        28,
+        &device,
+    )
 }
 
 fn run<A: Attack<GradientView, Output = Reconstruction>>(
@@ -222,7 +230,10 @@ fn impossible_inversion_settings_exit_2_without_output() {
         (&["--ssim-threshold", "1.5"][..], "ssim_threshold"),
         (&["--ssim-threshold", "0"][..], "ssim_threshold"),
         (&["--iterations", "0"][..], "iterations"),
-        (&["--model", "cnn"][..], "MLP"),
+        (
+            &["--model", "cnn", "--attack", "analytic"][..],
+            "dense first layer",
+        ),
         (
             &["--parties", "1", "--aggregation", "secagg"][..],
             "parties",

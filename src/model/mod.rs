@@ -28,7 +28,7 @@ pub use layout::{ModelDelta, ModelSnapshot, ParamLayout, ParamSpec};
 pub use mlp::Mlp;
 pub use spec::ModelSpec;
 pub use tape::{TappedLayer, WeightLayout};
-pub use victim::{ExplicitCnn, ExplicitLenet, ExplicitMlp};
+pub use victim::{ExplicitCnn, ExplicitLenet, ExplicitMlp, Victim};
 
 /// The nonlinearity between layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]

@@ -7,6 +7,7 @@ use super::labels::label_at_batch_one;
 use super::{GradientView, Reconstruction};
 use crate::attacks::Attack;
 use crate::config::ConfigError;
+use crate::model::Victim;
 use crate::runtime::Runtime;
 
 /// Inverts the first dense layer of a batch-1 gradient.
@@ -17,6 +18,15 @@ impl Attack<GradientView> for Analytic {
     type Output = Reconstruction;
 
     fn run(&self, view: &GradientView, _rt: &mut Runtime<'_>) -> crate::Result<Reconstruction> {
+        if !matches!(view.model(), Victim::Mlp(_)) {
+            return Err(ConfigError::invalid(
+                "attack",
+                "analytic",
+                "the analytic inversion needs a dense first layer (an MLP victim); a conv-first \
+                 model's first layer sees patches, not the image",
+            )
+            .into());
+        }
         if view.batch_size() != 1 {
             return Err(ConfigError::invalid(
                 "batch_size",

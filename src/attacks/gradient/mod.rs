@@ -16,12 +16,12 @@ pub mod labels;
 
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::model::{ExplicitMlp, ModelDelta};
+use crate::model::{ModelDelta, Victim};
 
 /// What an honest-but-curious server observed for one party (or one sum) in a FedSGD round.
 #[derive(Debug, Clone)]
 pub struct GradientView {
-    model: ExplicitMlp,
+    model: Victim,
     gradient: Vec<Tensor<1>>,
     batch_size: usize,
     side: usize,
@@ -35,7 +35,7 @@ impl GradientView {
     /// # Panics
     /// When the gradient does not have the model's parameter count (a programming error).
     pub fn new(
-        model: ExplicitMlp,
+        model: Victim,
         gradient: &ModelDelta,
         batch_size: usize,
         side: usize,
@@ -66,7 +66,7 @@ impl GradientView {
     }
 
     /// The broadcast model.
-    pub fn model(&self) -> &ExplicitMlp {
+    pub fn model(&self) -> &Victim {
         &self.model
     }
 

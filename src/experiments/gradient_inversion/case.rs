@@ -18,7 +18,7 @@ use crate::fl::federated::{Algorithm, FederatedOptions, HonestServer, Party, Rou
 use crate::fl::{Aggregation, AggregationSpec, Partition, Session, SumNoise, split_among_parties};
 use crate::metrics::inversion::{Originals, label_accuracy};
 use crate::metrics::leakage::{ReconstructionMetrics, SsimThreshold, measure_reconstruction};
-use crate::model::{Classifier, ExplicitMlp, ModelDelta};
+use crate::model::{Classifier, ModelDelta, Victim};
 use crate::privacy::{Accountant, calibrate_noise};
 use crate::report::Staged;
 use crate::report::grid::image_grid_png;
@@ -246,10 +246,7 @@ pub fn view(
         device,
         &mut <StdRng as rand::SeedableRng>::seed_from_u64(0),
     );
-    let Classifier::Mlp(mlp) = observed.broadcast.load_into(fresh) else {
-        unreachable!("the victim was validated to be an MLP")
-    };
-    let model = ExplicitMlp::of(&mlp, device);
+    let model = Victim::of(&observed.broadcast.load_into(fresh), device);
     let n = round.truth.len();
     let missing = || Error::Backend("the round revealed no update for party 0".into());
     let (delta, batch, batches): (ModelDelta, usize, Vec<&_>) = match target {

@@ -149,16 +149,16 @@ impl GradientInversionConfig {
     /// Checks everything that can be checked before the data is loaded.
     pub fn validate(&self) -> Result<()> {
         self.data.validate()?;
-        if self.model.kind != ModelKind::Mlp {
+        let spec = &self.inversion;
+        if self.model.kind == ModelKind::Cnn && spec.attacks.contains(&InversionAttack::Analytic) {
             return Err(ConfigError::invalid(
-                "model.kind",
-                "cnn",
-                "the victim must be an MLP: the conv victims' explicit gradients (LeNet, the \
-                 tanh CNN) are not written yet",
+                "attacks",
+                "analytic",
+                "the analytic inversion needs a dense first layer: it does not apply to the CNN \
+                 victim (drop it from the attacks)",
             )
             .into());
         }
-        let spec = &self.inversion;
         at_least_one("parties", spec.parties)?;
         let nonempty = |key: &'static str, len: usize| {
             if len == 0 {

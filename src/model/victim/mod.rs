@@ -22,12 +22,72 @@ mod lenet;
 mod mlp;
 mod ops;
 
-use burn::tensor::Tensor;
 use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor};
+
+use super::Classifier;
 
 pub use cnn::ExplicitCnn;
 pub use lenet::ExplicitLenet;
 pub use mlp::ExplicitMlp;
+
+/// A victim of the federated models ppml trains (a [`Classifier`]) with its gradient written
+/// out: what a gradient-inversion attack differentiates through.
+#[derive(Debug, Clone)]
+pub enum Victim {
+    /// The MLP, whose dense first layer also admits the analytic inversion.
+    Mlp(ExplicitMlp),
+    /// Papernot et al.'s CNN (max-pool backward as a mask).
+    Cnn(ExplicitCnn),
+}
+
+impl Victim {
+    /// The weights of `model`, as constants on `device`.
+    pub fn of(model: &Classifier, device: &Device) -> Self {
+        match model {
+            Classifier::Mlp(m) => Victim::Mlp(ExplicitMlp::of(m, device)),
+            Classifier::Cnn(c) => Victim::Cnn(ExplicitCnn::of(c, device)),
+        }
+    }
+
+    /// The same weights on `device`.
+    pub fn to_device(&self, device: &Device) -> Self {
+        match self {
+            Victim::Mlp(m) => Victim::Mlp(m.to_device(device)),
+            Victim::Cnn(c) => Victim::Cnn(c.to_device(device)),
+        }
+    }
+
+    /// Values in each parameter, in the flat order of the gradients.
+    pub fn param_sizes(&self) -> Vec<usize> {
+        match self {
+            Victim::Mlp(m) => m.param_sizes(),
+            Victim::Cnn(c) => c.param_sizes(),
+        }
+    }
+
+    /// Number of parameters.
+    pub fn num_params(&self) -> usize {
+        self.param_sizes().iter().sum()
+    }
+
+    /// Logits for a batch of images.
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        match self {
+            Victim::Mlp(m) => m.forward(images),
+            Victim::Cnn(c) => c.forward(images),
+        }
+    }
+
+    /// ∇θ of the mean soft-label cross-entropy, one flat tensor per parameter in the model's
+    /// flat order (that of a federated update).
+    pub fn gradients(&self, images: Tensor<4>, labels: Tensor<2>) -> Vec<Tensor<1>> {
+        match self {
+            Victim::Mlp(m) => m.gradients(images, labels),
+            Victim::Cnn(c) => c.gradients(images, labels),
+        }
+    }
+}
 
 /// ∂L/∂z of the mean soft-label cross-entropy at the logits: (softmax(z) − y) / B.
 ///
