@@ -37,8 +37,9 @@ pub use mlp::ExplicitMlp;
 pub enum Victim {
     /// The MLP, whose dense first layer also admits the analytic inversion.
     Mlp(ExplicitMlp),
-    /// Papernot et al.'s CNN (max-pool backward as a mask).
-    Cnn(ExplicitCnn),
+    /// Papernot et al.'s CNN (max-pool backward as a mask). Boxed: it is several times the
+    /// MLP's size, and one victim exists per attacked gradient.
+    Cnn(Box<ExplicitCnn>),
 }
 
 impl Victim {
@@ -46,7 +47,7 @@ impl Victim {
     pub fn of(model: &Classifier, device: &Device) -> Self {
         match model {
             Classifier::Mlp(m) => Victim::Mlp(ExplicitMlp::of(m, device)),
-            Classifier::Cnn(c) => Victim::Cnn(ExplicitCnn::of(c, device)),
+            Classifier::Cnn(c) => Victim::Cnn(Box::new(ExplicitCnn::of(c, device))),
         }
     }
 
@@ -54,7 +55,7 @@ impl Victim {
     pub fn to_device(&self, device: &Device) -> Self {
         match self {
             Victim::Mlp(m) => Victim::Mlp(m.to_device(device)),
-            Victim::Cnn(c) => Victim::Cnn(c.to_device(device)),
+            Victim::Cnn(c) => Victim::Cnn(Box::new(c.to_device(device))),
         }
     }
 
