@@ -8,10 +8,12 @@
 //! party. Each attack is one file:
 //! - [`analytic`]: a dense first layer with a bias gives each input exactly at batch 1;
 //! - [`labels`]: iDLG's rule reading the label off the last layer's gradient;
-//! - [`dlg`]: gradient matching by L-BFGS over dummy images (and, in DLG proper, labels).
+//! - [`dlg`]: gradient matching by L-BFGS over dummy images (and, in DLG proper, labels);
+//! - [`ig`]: Inverting Gradients, cosine matching with a total-variation prior by signed Adam.
 
 pub mod analytic;
 pub mod dlg;
+pub mod ig;
 pub mod labels;
 
 use burn::tensor::{Device, Tensor, TensorData};

@@ -12,6 +12,7 @@ use super::config::{GradientInversionConfig, InversionAttack, InversionSpec};
 use crate::attacks::Attack;
 use crate::attacks::gradient::analytic::Analytic;
 use crate::attacks::gradient::dlg::{Dlg, LabelMode};
+use crate::attacks::gradient::ig::InvertingGradients;
 use crate::attacks::gradient::{GradientView, Reconstruction};
 use crate::data::Dataset;
 use crate::fl::federated::{Algorithm, FederatedOptions, HonestServer, Party, Round, run_round};
@@ -364,6 +365,13 @@ pub fn attack_and_measure(
         InversionAttack::Analytic => Analytic.run(view, rt)?,
         InversionAttack::Idlg => dlg(LabelMode::Inferred).run(view, rt)?,
         InversionAttack::Dlg => dlg(LabelMode::Joint).run(view, rt)?,
+        InversionAttack::Ig => InvertingGradients {
+            iterations: spec.ig_iterations,
+            restarts: spec.restarts,
+            tv: spec.tv,
+            ..InvertingGradients::default()
+        }
+        .run(view, rt)?,
     };
     let seconds = started.elapsed().as_secs_f64();
     // A diverged attack is a result: its non-finite pixels become the prior's, which no

@@ -24,6 +24,9 @@ pub enum InversionAttack {
     Idlg,
     /// DLG: images and labels by gradient matching.
     Dlg,
+    /// Inverting Gradients: cosine matching plus total variation by signed Adam, labels read
+    /// off the bias gradient.
+    Ig,
 }
 
 impl InversionAttack {
@@ -33,13 +36,14 @@ impl InversionAttack {
             InversionAttack::Analytic => "analytic",
             InversionAttack::Idlg => "idlg",
             InversionAttack::Dlg => "dlg",
+            InversionAttack::Ig => "ig",
         }
     }
 
     /// Whether the attack applies to the gradient of a batch of `batch` images: the analytic
     /// inversion and iDLG's label rule are exact only at batch 1.
     pub fn applies_to(self, batch: usize) -> bool {
-        self == InversionAttack::Dlg || batch == 1
+        matches!(self, InversionAttack::Dlg | InversionAttack::Ig) || batch == 1
     }
 }
 
@@ -62,6 +66,10 @@ pub struct InversionSpec {
     pub iterations: usize,
     /// DLG trials from fresh random images; the lowest matching loss is kept.
     pub restarts: usize,
+    /// Signed-Adam steps of Inverting Gradients (the authors: 24,000).
+    pub ig_iterations: usize,
+    /// Weight of Inverting Gradients' total-variation prior (the authors' command line: 1e-4).
+    pub tv: f64,
     /// An image counts as recovered when its SSIM to its original reaches this.
     pub ssim_threshold: f64,
     /// Gradient coordinates are clipped to ±clip_range before the fixed-point encoding.
@@ -92,6 +100,8 @@ impl Default for InversionSpec {
             seeds: 3,
             iterations: 300,
             restarts: 2,
+            ig_iterations: 2_000,
+            tv: 1e-4,
             ssim_threshold: 0.6,
             clip_range: 1.0,
             epsilons: vec![f64::INFINITY],
@@ -142,6 +152,7 @@ impl GradientInversionConfig {
             self.inversion.seeds = 1;
             self.inversion.iterations = self.inversion.iterations.min(100);
             self.inversion.restarts = 1;
+            self.inversion.ig_iterations = self.inversion.ig_iterations.min(200);
         }
         self
     }
@@ -185,6 +196,10 @@ impl GradientInversionConfig {
         count_in("seeds", spec.seeds, MAX_CASES)?;
         count_in("iterations", spec.iterations, 1_000_000)?;
         count_in("restarts", spec.restarts, 1_000)?;
+        count_in("ig_iterations", spec.ig_iterations, 10_000_000)?;
+        if !(spec.tv >= 0.0 && spec.tv.is_finite()) {
+            return Err(ConfigError::invalid("tv", spec.tv, "must be a finite number ≥ 0").into());
+        }
         SsimThreshold::new(spec.ssim_threshold).map_err(|_| {
             ConfigError::invalid(
                 "ssim_threshold",
