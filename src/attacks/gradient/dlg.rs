@@ -109,12 +109,7 @@ impl Dlg {
             ))
         });
         let fixed = known.map(|label| one_hot(label, classes, &ad));
-        let model = view.model().to_device(&ad);
-        let target: Vec<Tensor<1>> = view
-            .gradient()
-            .iter()
-            .map(|g| g.clone().to_device(&ad))
-            .collect();
+        let (model, target) = view.on_device(&ad);
         let mut dummy = Dummy {
             images: Param::from_tensor(images),
             label_logits,

@@ -111,12 +111,7 @@ impl InvertingGradients {
         let ad = rt.device.clone().autodiff();
         let (batch, side) = (view.batch_size(), view.side());
         let classes = view.gradient().last().expect("parameters").dims()[0];
-        let model = view.model().to_device(&ad);
-        let target: Vec<Tensor<1>> = view
-            .gradient()
-            .iter()
-            .map(|g| g.clone().to_device(&ad))
-            .collect();
+        let (model, target) = view.on_device(&ad);
         let mut onehot = vec![0.0f32; batch * classes];
         for (i, &l) in labels.iter().enumerate() {
             onehot[i * classes + l] = 1.0;

@@ -14,15 +14,7 @@ use super::GradientView;
 /// The label of a batch-1 gradient: the class whose last-layer bias gradient is smallest (the
 /// only negative one).
 pub fn label_at_batch_one(view: &GradientView) -> usize {
-    let bias = view
-        .gradient()
-        .last()
-        .expect("a model has parameters")
-        .clone()
-        .into_data()
-        .convert::<f64>()
-        .try_into_vec::<f64>()
-        .expect("a float gradient");
+    let bias = view.last_bias_gradient();
     bias.iter()
         .enumerate()
         .min_by(|a, b| a.1.total_cmp(b.1))
@@ -32,15 +24,7 @@ pub fn label_at_batch_one(view: &GradientView) -> usize {
 
 /// B labels for a batch of B from the last-layer bias gradient (see the module docs).
 pub fn labels_from_bias(view: &GradientView) -> Vec<usize> {
-    let bias = view
-        .gradient()
-        .last()
-        .expect("a model has parameters")
-        .clone()
-        .into_data()
-        .convert::<f64>()
-        .try_into_vec::<f64>()
-        .expect("a float gradient");
+    let bias = view.last_bias_gradient();
     let mut order: Vec<usize> = (0..bias.len()).collect();
     order.sort_by(|&a, &b| bias[a].total_cmp(&bias[b]));
     let negative = order.iter().take_while(|&&c| bias[c] < 0.0).count().max(1);

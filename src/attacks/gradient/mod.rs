@@ -77,6 +77,30 @@ impl GradientView {
         &self.gradient
     }
 
+    /// The model and the observed gradient on `device` (the autodiff device an attack
+    /// differentiates on): constants there.
+    pub fn on_device(&self, device: &Device) -> (Victim, Vec<Tensor<1>>) {
+        let gradient = self
+            .gradient
+            .iter()
+            .map(|g| g.clone().to_device(device))
+            .collect();
+        (self.model.to_device(device), gradient)
+    }
+
+    /// The last parameter's gradient (the last layer's bias) as f64 values: what the label
+    /// rules read.
+    pub fn last_bias_gradient(&self) -> Vec<f64> {
+        self.gradient
+            .last()
+            .expect("a model has parameters")
+            .clone()
+            .into_data()
+            .convert::<f64>()
+            .try_into_vec::<f64>()
+            .expect("a float gradient")
+    }
+
     /// Images in the batch behind the gradient.
     pub fn batch_size(&self) -> usize {
         self.batch_size
