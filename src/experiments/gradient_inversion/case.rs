@@ -1,58 +1,25 @@
-//! One case of the experiment: a FedSGD round, what the server observed of it, an attack on
-//! that, and the measurement against the sealed batch.
+//! One case of the experiment: an attack on what the server observed of a round (`round.rs`),
+//! and the measurement against the sealed batch.
 
 use std::time::Instant;
 
-use burn::tensor::Device;
-use rand::RngExt;
-use rand::rngs::StdRng;
 use serde::Serialize;
 
 use super::config::{GradientInversionConfig, InversionAttack, InversionSpec};
+use super::round::{RoundSpec, Target, local_noise_multiplier, view};
+use crate::Result;
 use crate::attacks::Attack;
 use crate::attacks::gradient::analytic::Analytic;
 use crate::attacks::gradient::dlg::{Dlg, LabelMode};
 use crate::attacks::gradient::ig::InvertingGradients;
 use crate::attacks::gradient::{GradientView, Reconstruction};
-use crate::data::Dataset;
-use crate::fl::federated::{Algorithm, FederatedOptions, HonestServer, Party, Round, run_round};
-use crate::fl::{Aggregation, AggregationSpec, Partition, Session, SumNoise, split_among_parties};
+use crate::fl::Aggregation;
+use crate::fl::federated::Round;
 use crate::metrics::inversion::{Originals, label_accuracy};
 use crate::metrics::leakage::{ReconstructionMetrics, SsimThreshold, measure_reconstruction};
-use crate::model::{Classifier, ModelDelta, Victim};
-use crate::privacy::{Accountant, calibrate_noise};
 use crate::report::Staged;
 use crate::report::grid::image_grid_png;
 use crate::runtime::Runtime;
-use crate::{Error, Result};
-
-/// Which gradient the server attacks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Target {
-    /// Party 0's own upload: its gradient under plain aggregation, its masked input under
-    /// SecAgg (decoded as if it were a gradient).
-    Party,
-    /// The revealed sum over all parties (SecAgg): the gradient of one batch of n·B images.
-    Sum,
-}
-
-impl Target {
-    /// What the server holds under `aggregation`.
-    pub fn of(aggregation: Aggregation) -> &'static [Target] {
-        match aggregation {
-            Aggregation::Plain => &[Target::Party],
-            Aggregation::Additive | Aggregation::SecAgg => &[Target::Party, Target::Sum],
-        }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Target::Party => "party",
-            Target::Sum => "sum",
-        }
-    }
-}
 
 /// Names one case.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -128,149 +95,6 @@ pub fn enumerate(spec: &InversionSpec) -> Vec<CaseId> {
         }
     }
     out
-}
-
-/// The mean image of `data`: the attacker's prior for RDLV.
-pub fn mean_image(data: &Dataset) -> Vec<f32> {
-    let mut sum = vec![0.0f64; data.pixels()];
-    for i in 0..data.len() {
-        for (s, &p) in sum.iter_mut().zip(data.image(i)) {
-            *s += f64::from(p) / 255.0;
-        }
-    }
-    sum.iter()
-        .map(|s| (s / data.len().max(1) as f64) as f32)
-        .collect()
-}
-
-/// What one FedSGD round is: batch size, protocol and the parties' local DP level (∞: none).
-#[derive(Debug, Clone, Copy)]
-pub struct RoundSpec {
-    /// Images per party batch.
-    pub batch_size: usize,
-    /// The protocol.
-    pub aggregation: Aggregation,
-    /// Local DP ε (∞: none).
-    pub epsilon: f64,
-}
-
-/// The local noise multiplier σ for ε: the Gaussian mechanism released once on a batch mean
-/// (sampling rate 1, one step: no amplification claimed), calibrated by the PLD accountant.
-pub fn local_noise_multiplier(spec: &InversionSpec, epsilon: f64) -> Result<Option<f64>> {
-    if !epsilon.is_finite() {
-        return Ok(None);
-    }
-    Ok(Some(calibrate_noise(
-        Accountant::Pld,
-        1.0,
-        1,
-        epsilon,
-        spec.delta,
-    )?))
-}
-
-/// One FedSGD round of `spec.parties` parties on IID shards of `train` on a freshly
-/// initialised victim: party batches of `round.batch_size`, and under local DP each party's
-/// clipped batch mean plus Gaussian noise σ·C/B.
-pub fn fedsgd_round(
-    config: &GradientInversionConfig,
-    train: &Dataset,
-    round: RoundSpec,
-    device: &Device,
-    rng: &mut StdRng,
-) -> Result<Round> {
-    let RoundSpec {
-        batch_size,
-        aggregation,
-        epsilon,
-    } = round;
-    let spec = &config.inversion;
-    let sigma = local_noise_multiplier(spec, epsilon)?;
-    let n = spec.parties;
-    let shards = split_among_parties(train, n, Partition::Iid, rng)?;
-    let mut parties: Vec<Party> = shards
-        .into_iter()
-        .enumerate()
-        .map(|(id, shard)| Party::new(id, shard, rng.random()))
-        .collect();
-    let model_config = config.model.for_data(train.rows(), train.classes());
-    let global = Classifier::new(&model_config, &device.clone().autodiff(), rng);
-    let parameters = burn::module::Module::num_params(&global);
-    let protocol = AggregationSpec {
-        protocol: aggregation,
-        clip_range: spec.clip_range,
-        ..AggregationSpec::default()
-    };
-    let opts = FederatedOptions {
-        algorithm: Algorithm::FedSgd,
-        local_steps: 1,
-        batch_size,
-        lr: 0.1,
-        aggregation,
-        params: protocol.params(n, parameters)?,
-        clip_range: spec.clip_range,
-        dropouts_per_round: 0,
-        noise: SumNoise::None,
-        max_grad_norm: sigma.map(|_| spec.clip_norm),
-        local_noise: sigma.map(|s| s * spec.clip_norm / batch_size as f64),
-    };
-    let session = Session::new(rng.random(), 1);
-    Ok(run_round(
-        global,
-        &mut HonestServer,
-        &mut parties,
-        &opts,
-        session,
-        rng,
-    )?)
-}
-
-/// The attacker's view of `target` in `round`, and the sealed batch behind it.
-pub fn view(
-    config: &GradientInversionConfig,
-    round: &Round,
-    target: Target,
-    device: &Device,
-) -> Result<(GradientView, Originals)> {
-    let observed = &round.observed;
-    // The server rebuilds the model it broadcast from its own snapshot.
-    let side = 28;
-    let classes = observed
-        .broadcast
-        .layout()
-        .params()
-        .last()
-        .expect("a model has parameters")
-        .len();
-    let fresh = Classifier::new(
-        &config.model.for_data(side, classes),
-        device,
-        &mut <StdRng as rand::SeedableRng>::seed_from_u64(0),
-    );
-    let model = Victim::of(&observed.broadcast.load_into(fresh), device);
-    let n = round.truth.len();
-    let missing = || Error::Backend("the round revealed no update for party 0".into());
-    let (delta, batch, batches): (ModelDelta, usize, Vec<&_>) = match target {
-        Target::Party => {
-            let delta = match observed.update_of(0) {
-                Some(d) => d.clone(),
-                None => observed.decode_upload(0).ok_or_else(missing)?,
-            };
-            (delta, observed.batch_size, vec![&round.truth[0]])
-        }
-        Target::Sum => {
-            let sum = match &observed.revealed {
-                crate::fl::federated::Revealed::Sum { sum, .. } => sum.clone(),
-                crate::fl::federated::Revealed::Updates(_) => return Err(missing()),
-            };
-            // Σ of n mean gradients of B images = n × the mean gradient of all n·B images.
-            let mean: Vec<f32> = sum.values().iter().map(|v| v / n as f32).collect();
-            let delta = ModelDelta::new(sum.layout().clone(), mean);
-            (delta, observed.batch_size * n, round.truth.iter().collect())
-        }
-    };
-    let view = GradientView::new(model, &delta, batch, side, device);
-    Ok((view, Originals::of(&batches)))
 }
 
 /// Every case of one round: each target the server holds under the round's protocol, each

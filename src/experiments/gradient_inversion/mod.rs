@@ -11,6 +11,7 @@
 
 mod case;
 mod config;
+mod round;
 
 use std::time::Instant;
 
@@ -24,8 +25,9 @@ use crate::config::MovedKey;
 use crate::report::METRICS;
 use crate::runtime::Runtime;
 
-pub use case::{CaseRecord, Target};
+pub use case::CaseRecord;
 pub use config::{GradientInversionConfig, InversionAttack, InversionSpec};
+pub use round::Target;
 
 /// `ppml run gradient-inversion`.
 pub struct GradientInversion;
@@ -99,7 +101,7 @@ pub fn run(
     let splits = ctx.load_dataset(config.data.dataset)?;
     let train = config.data.train_part(&splits.train);
     // The attacker's prior, for RDLV: the mean image of public data (the test split).
-    let prior = case::mean_image(&config.data.test_part(&splits.test));
+    let prior = round::mean_image(&config.data.test_part(&splits.test));
     let (device, progress) = (ctx.device.clone(), ctx.options.progress);
     let staged = output.stage()?;
     let mut cases = Vec::with_capacity(plan.len());
@@ -114,12 +116,12 @@ pub fn run(
                 .flat_map(|&a| spec.epsilons.iter().map(move |&e| (a, e)));
             for (aggregation, epsilon) in levels {
                 // One FedSGD round: fresh weights, fresh batches; the server observes it.
-                let round = case::RoundSpec {
+                let round = round::RoundSpec {
                     batch_size,
                     aggregation,
                     epsilon,
                 };
-                let fl = case::fedsgd_round(&config, &train, round, &device, &mut rng)?;
+                let fl = round::fedsgd_round(&config, &train, round, &device, &mut rng)?;
                 let mut rt = Runtime::new(&device, &mut rng, &progress);
                 let done = case::attack_round(&config, seed, round, &fl, &prior, &mut rt, &staged)?;
                 bar.inc(done.len() as u64);
