@@ -64,7 +64,7 @@ impl Attack<GradientView> for Analytic {
         Ok(Reconstruction {
             images: vec![image],
             labels: vec![label_at_batch_one(view)],
-            matching_loss: 0.0,
+            matching_loss: None,
             evaluations: 0,
         })
     }

@@ -190,7 +190,7 @@ impl Attack<GradientView> for Dlg {
         Ok(Reconstruction {
             images: best.images.chunks(side2).map(<[f32]>::to_vec).collect(),
             labels: best.labels,
-            matching_loss: best.loss,
+            matching_loss: Some(best.loss),
             evaluations,
         })
     }

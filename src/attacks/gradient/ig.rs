@@ -173,7 +173,7 @@ impl Attack<GradientView> for InvertingGradients {
         Ok(Reconstruction {
             images: x.chunks(side2).map(<[f32]>::to_vec).collect(),
             labels,
-            matching_loss: distance,
+            matching_loss: Some(distance),
             evaluations: self.iterations * self.restarts,
         })
     }

@@ -120,8 +120,10 @@ pub struct Reconstruction {
     pub images: Vec<Vec<f32>>,
     /// The label the attack assigns to each image.
     pub labels: Vec<usize>,
-    /// The gradient-matching loss of the returned images (0 for an analytic inversion).
-    pub matching_loss: f64,
+    /// The final objective of the returned images (DLG: the squared gradient distance;
+    /// Inverting Gradients: 1 − cosine similarity); `None` for the analytic inversion, which
+    /// optimises nothing.
+    pub matching_loss: Option<f64>,
     /// Loss-and-gradient evaluations spent.
     pub evaluations: usize,
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::config::{GradientInversionConfig, InversionAttack, InversionSpec};
-use super::round::{RoundSpec, Target, local_noise_multiplier, view};
+use super::round::{RoundSpec, Target, view};
 use crate::Result;
 use crate::attacks::Attack;
 use crate::attacks::gradient::analytic::Analytic;
@@ -124,9 +124,11 @@ pub fn attack_round(
                 epsilon: round.epsilon,
             };
             let spec = &config.inversion;
-            records.push(attack_and_measure(
-                spec, id, &view, &originals, prior, rt, staged,
-            )?);
+            let record = attack_and_measure(spec, id, &view, &originals, prior, rt, staged)?;
+            records.push(CaseRecord {
+                noise_multiplier: round.noise_multiplier,
+                ..record
+            });
         }
     }
     Ok(records)
@@ -159,8 +161,10 @@ pub struct CaseRecord {
     pub leakage: ReconstructionMetrics,
     /// Matched pairs whose label the attack got right.
     pub label_accuracy: f64,
-    /// The attack's final gradient-matching loss.
-    pub matching_loss: f64,
+    /// The attack's final objective: DLG and iDLG, the squared distance between the gradients;
+    /// Inverting Gradients, 1 − their cosine similarity; `null` for the analytic inversion,
+    /// which matches nothing.
+    pub matching_loss: Option<f64>,
     /// Loss-and-gradient evaluations.
     pub evaluations: usize,
     /// Seconds the attack took.
@@ -257,7 +261,8 @@ pub fn attack_and_measure(
         attack: id.attack,
         seed: id.seed,
         epsilon: id.epsilon,
-        noise_multiplier: local_noise_multiplier(spec, id.epsilon)?,
+        // The round's σ: set by the caller, which knows the round.
+        noise_multiplier: None,
         samples: n,
         label_accuracy: label_accuracy(originals, &leakage.matched, &got.labels),
         leakage,

@@ -100,6 +100,14 @@ pub fn run(
     let output = ctx.prepare_output(&names)?;
     let splits = ctx.load_dataset(config.data.dataset)?;
     let train = config.data.train_part(&splits.train);
+    round::check_batches_fit(&config.inversion, train.len())?;
+    // σ of every local DP level, calibrated once.
+    let sigmas = config
+        .inversion
+        .epsilons
+        .iter()
+        .map(|&e| round::local_noise_multiplier(&config.inversion, e))
+        .collect::<Result<Vec<_>>>()?;
     // The attacker's prior, for RDLV: the mean image of public data (the test split).
     let prior = round::mean_image(&config.data.test_part(&splits.test));
     let (device, progress) = (ctx.device.clone(), ctx.options.progress);
@@ -110,16 +118,19 @@ pub fn run(
     for seed in 0..spec.seeds {
         let mut rng = StdRng::seed_from_u64(ctx.rng.random());
         for &batch_size in &spec.batch_sizes {
-            let levels = spec
-                .aggregations
-                .iter()
-                .flat_map(|&a| spec.epsilons.iter().map(move |&e| (a, e)));
-            for (aggregation, epsilon) in levels {
+            let levels = spec.aggregations.iter().flat_map(|&a| {
+                spec.epsilons
+                    .iter()
+                    .zip(&sigmas)
+                    .map(move |(&e, &s)| (a, e, s))
+            });
+            for (aggregation, epsilon, noise_multiplier) in levels {
                 // One FedSGD round: fresh weights, fresh batches; the server observes it.
                 let round = round::RoundSpec {
                     batch_size,
                     aggregation,
                     epsilon,
+                    noise_multiplier,
                 };
                 let fl = round::fedsgd_round(&config, &train, round, &device, &mut rng)?;
                 let mut rt = Runtime::new(&device, &mut rng, &progress);

@@ -8,14 +8,15 @@ use rand::rngs::StdRng;
 use serde::Serialize;
 
 use super::config::{GradientInversionConfig, InversionSpec};
+use crate::Result;
 use crate::attacks::gradient::GradientView;
+use crate::config::ConfigError;
 use crate::data::Dataset;
 use crate::fl::federated::{Algorithm, FederatedOptions, HonestServer, Party, Round, run_round};
 use crate::fl::{Aggregation, AggregationSpec, Partition, Session, SumNoise, split_among_parties};
 use crate::metrics::inversion::Originals;
 use crate::model::{Classifier, ModelDelta, Victim};
 use crate::privacy::{Accountant, calibrate_noise};
-use crate::{Error, Result};
 
 /// Which gradient the server attacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -48,15 +49,16 @@ impl Target {
 
 /// The mean image of `data`: the attacker's prior for RDLV.
 pub fn mean_image(data: &Dataset) -> Vec<f32> {
+    let all: Vec<usize> = (0..data.len()).collect();
+    let (pixels, _) = data.batch(&all);
+    let n = data.len().max(1) as f64;
     let mut sum = vec![0.0f64; data.pixels()];
-    for i in 0..data.len() {
-        for (s, &p) in sum.iter_mut().zip(data.image(i)) {
-            *s += f64::from(p) / 255.0;
+    for image in pixels.chunks(data.pixels()) {
+        for (s, &p) in sum.iter_mut().zip(image) {
+            *s += f64::from(p);
         }
     }
-    sum.iter()
-        .map(|s| (s / data.len().max(1) as f64) as f32)
-        .collect()
+    sum.iter().map(|s| (s / n) as f32).collect()
 }
 
 /// What one FedSGD round is: batch size, protocol and the parties' local DP level (∞: none).
@@ -68,6 +70,26 @@ pub struct RoundSpec {
     pub aggregation: Aggregation,
     /// Local DP ε (∞: none).
     pub epsilon: f64,
+    /// σ calibrated for `epsilon` ([`local_noise_multiplier`]; `None` without DP).
+    pub noise_multiplier: Option<f64>,
+}
+
+/// Errors unless every party's IID shard of `train_len` examples (⌊N / n⌋ at the smallest)
+/// holds the largest batch asked for: a larger batch would silently shrink to the shard.
+pub fn check_batches_fit(spec: &InversionSpec, train_len: usize) -> Result<(), ConfigError> {
+    let smallest = train_len / spec.parties;
+    match spec.batch_sizes.iter().copied().max() {
+        Some(b) if b > smallest => Err(ConfigError::invalid(
+            "batch_sizes",
+            b,
+            format!(
+                "larger than a party's shard ({smallest} examples: {train_len} training examples \
+                 dealt to {} parties)",
+                spec.parties
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The local noise multiplier σ for ε: the Gaussian mechanism released once on a batch mean
@@ -98,10 +120,10 @@ pub fn fedsgd_round(
     let RoundSpec {
         batch_size,
         aggregation,
-        epsilon,
+        noise_multiplier: sigma,
+        ..
     } = round;
     let spec = &config.inversion;
-    let sigma = local_noise_multiplier(spec, epsilon)?;
     let n = spec.parties;
     let shards = split_among_parties(train, n, Partition::Iid, rng)?;
     let mut parties: Vec<Party> = shards
@@ -165,19 +187,23 @@ pub fn view(
     );
     let model = Victim::of(&observed.broadcast.load_into(fresh), device);
     let n = round.truth.len();
-    let missing = || Error::Backend("the round revealed no update for party 0".into());
+    // No party drops out of these rounds, so party 0's upload always arrives.
     let (delta, batch, batches): (ModelDelta, usize, Vec<&_>) = match target {
         Target::Party => {
             let delta = match observed.update_of(0) {
                 Some(d) => d.clone(),
-                None => observed.decode_upload(0).ok_or_else(missing)?,
+                None => observed
+                    .decode_upload(0)
+                    .expect("no dropouts: party 0 uploaded"),
             };
             (delta, observed.batch_size, vec![&round.truth[0]])
         }
         Target::Sum => {
             let sum = match &observed.revealed {
                 crate::fl::federated::Revealed::Sum { sum, .. } => sum.clone(),
-                crate::fl::federated::Revealed::Updates(_) => return Err(missing()),
+                crate::fl::federated::Revealed::Updates(_) => {
+                    unreachable!("Target::Sum is attacked only under secure aggregation")
+                }
             };
             // Σ of n mean gradients of B images = n × the mean gradient of all n·B images.
             let mean: Vec<f32> = sum.values().iter().map(|v| v / n as f32).collect();
