@@ -259,6 +259,11 @@ fn impossible_inversion_settings_exit_2_without_output() {
             &["--parties", "1", "--aggregation", "secagg"][..],
             "parties",
         ),
+        (&["--attack-round", "0"][..], "attack_round"),
+        (
+            &["--attack-round", "3", "--rounds", "2"][..],
+            "beyond the run's 2 round(s)",
+        ),
     ] {
         let args: Vec<&str> = base.iter().chain(extra).copied().collect();
         rejects_run("gradient-inversion", &args, expect);
@@ -303,4 +308,31 @@ fn local_dp_at_the_party_stops_the_recovery_plain_aggregation_allowed() {
         "σ for ε = 10 at one release: {sigma}"
     );
     assert!(private["name"].as_str().unwrap().contains("eps10"));
+}
+
+/// iDLG beyond batch 1: the bias-corrected label counts fix the labels, then only the images
+/// are searched; a later round attacks a model the federation has already moved.
+#[test]
+fn idlg_counts_the_labels_of_a_batch_and_a_later_round_can_be_attacked() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = run_experiment(
+        dir.path(),
+        &[
+            "--batch-size",
+            "2",
+            "--aggregation",
+            "plain",
+            "--attack",
+            "idlg",
+            "--attack-round",
+            "3",
+        ],
+    );
+    assert_eq!(m["config"]["inversion"]["attack_round"], 3);
+    let cases = m["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 1);
+    let case = &cases[0];
+    assert_eq!(case["samples"], 2);
+    assert_eq!(case["label_count_accuracy"], 1.0, "{case}");
+    assert_eq!(case["recovered"], 2, "{case}");
 }

@@ -257,7 +257,7 @@ pub struct GradientInversionArgs {
     /// Aggregations, comma-separated [default: plain,secagg].
     #[arg(long, value_delimiter = ',')]
     pub aggregation: Option<Vec<Aggregation>>,
-    /// Attacks, comma-separated; analytic and idlg apply to batch 1 only [default:
+    /// Attacks, comma-separated; analytic applies to batch 1 only [default:
     /// analytic,idlg,dlg].
     #[arg(long, value_delimiter = ',')]
     pub attack: Option<Vec<InversionAttack>>,
@@ -267,6 +267,14 @@ pub struct GradientInversionArgs {
     /// Repetitions of every case [default: 3].
     #[arg(long)]
     pub seeds: Option<usize>,
+    /// The FedSGD round attacked; rounds before it train the model [default: 1, the untrained
+    /// model].
+    #[arg(long)]
+    pub attack_round: Option<usize>,
+    /// FedSGD rounds the federation runs, which local DP is calibrated for [default: up to
+    /// the attacked round].
+    #[arg(long)]
+    pub rounds: Option<usize>,
     /// L-BFGS iterations per DLG trial [default: 300].
     #[arg(long)]
     pub iterations: Option<usize>,
@@ -302,6 +310,10 @@ impl ExperimentArgs for GradientInversionArgs {
         set(&mut spec.attacks, self.attack);
         set(&mut spec.parties, self.parties);
         set(&mut spec.seeds, self.seeds);
+        set(&mut spec.attack_round, self.attack_round);
+        if self.rounds.is_some() {
+            spec.rounds = self.rounds;
+        }
         set(&mut spec.iterations, self.iterations);
         set(&mut spec.restarts, self.restarts);
         set(&mut spec.ssim_threshold, self.ssim_threshold);

@@ -41,6 +41,25 @@ impl Originals {
     }
 }
 
+/// The share of the batch's labels that `labels` finds, both taken as multisets (which image
+/// carries which label does not matter): Σ_c min(n_c, n̂_c) / B. The measure of a label-count
+/// rule such as the bias-corrected one of `attacks::gradient::labels`.
+pub fn label_count_accuracy(originals: &Originals, labels: &[usize]) -> f64 {
+    let truth = originals.labels.unseal();
+    let mut left = labels.to_vec();
+    let found = truth
+        .iter()
+        .filter(|&&label| match left.iter().position(|&l| l == label) {
+            Some(at) => {
+                left.swap_remove(at);
+                true
+            }
+            None => false,
+        })
+        .count();
+    found as f64 / truth.len().max(1) as f64
+}
+
 /// The share of originals whose matched reconstruction carries the right label: original `i`
 /// is matched to reconstruction `matched[i]`, labelled `labels[matched[i]]`.
 pub fn label_accuracy(originals: &Originals, matched: &[usize], labels: &[usize]) -> f64 {
@@ -51,4 +70,32 @@ pub fn label_accuracy(originals: &Originals, matched: &[usize], labels: &[usize]
         .filter(|&(&label, &r)| labels.get(r) == Some(&label))
         .count();
     right as f64 / truth.len().max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn originals(labels: &[usize]) -> Originals {
+        Originals {
+            pixels: Truth::new(vec![vec![0.0]; labels.len()]),
+            labels: Truth::new(labels.to_vec()),
+        }
+    }
+
+    #[test]
+    fn label_counts_compare_as_multisets() {
+        let truth = originals(&[1, 1, 2, 5]);
+        assert_eq!(label_count_accuracy(&truth, &[5, 2, 1, 1]), 1.0);
+        // One 1 too few, one 3 too many.
+        assert_eq!(label_count_accuracy(&truth, &[1, 2, 5, 3]), 0.75);
+        assert_eq!(label_count_accuracy(&truth, &[1, 1, 1, 1]), 0.5);
+    }
+
+    #[test]
+    fn label_accuracy_reads_the_matched_reconstruction() {
+        let truth = originals(&[0, 1]);
+        // Original 0 ↔ reconstruction 1 (labelled 0), original 1 ↔ reconstruction 0 (labelled 0).
+        assert_eq!(label_accuracy(&truth, &[1, 0], &[0, 0]), 0.5);
+    }
 }

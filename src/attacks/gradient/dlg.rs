@@ -15,7 +15,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::RngExt;
 
-use super::labels::label_at_batch_one;
+use super::labels::labels_from_bias;
 use super::{GradientView, Reconstruction};
 use crate::attacks::Attack;
 use crate::config::{ConfigError, at_least_one};
@@ -30,7 +30,8 @@ const CHUNK: usize = 20;
 pub enum LabelMode {
     /// DLG: dummy label logits optimised with the images.
     Joint,
-    /// iDLG: the label read off the last layer's gradient first (batch 1 only), then images.
+    /// iDLG: the labels read off the last layer's gradient first (exact at batch 1; for a
+    /// batch, the bias-corrected counts of `labels.rs`), then images only.
     Inferred,
 }
 
@@ -77,19 +78,13 @@ impl Dlg {
     fn check(&self, view: &GradientView) -> Result<(), ConfigError> {
         at_least_one("iterations", self.iterations)?;
         at_least_one("restarts", self.restarts)?;
-        if self.labels == LabelMode::Inferred && view.batch_size() != 1 {
-            return Err(ConfigError::invalid(
-                "batch_size",
-                view.batch_size(),
-                "iDLG's label rule is exact only at batch 1",
-            ));
-        }
+        at_least_one("batch_size", view.batch_size())?;
         Ok(())
     }
 
     /// One trial from random images (uniform in [0, 1], the pixel range) and, in DLG, N(0, 1)
     /// label logits, as the reference code draws them.
-    fn trial(&self, view: &GradientView, known: Option<usize>, rt: &mut Runtime<'_>) -> Trial {
+    fn trial(&self, view: &GradientView, known: Option<&[usize]>, rt: &mut Runtime<'_>) -> Trial {
         let ad = rt.device.clone().autodiff();
         let (batch, side) = (view.batch_size(), view.side());
         let classes = view.gradient().last().expect("parameters").dims()[0];
@@ -108,7 +103,7 @@ impl Dlg {
                 &ad,
             ))
         });
-        let fixed = known.map(|label| one_hot(label, classes, &ad));
+        let fixed = known.map(|labels| one_hot(labels, classes, &ad));
         let (model, target) = view.on_device(&ad);
         let mut dummy = Dummy {
             images: Param::from_tensor(images),
@@ -146,7 +141,7 @@ impl Dlg {
         }
         let final_loss = objective(&dummy).into_scalar::<f64>();
         let labels = match (known, &dummy.label_logits) {
-            (Some(label), _) => vec![label; batch],
+            (Some(labels), _) => labels.to_vec(),
             (None, Some(l)) => argmax_rows(l.val()),
             (None, None) => unreachable!("labels are optimised when not known"),
         };
@@ -175,11 +170,11 @@ impl Attack<GradientView> for Dlg {
 
     fn run(&self, view: &GradientView, rt: &mut Runtime<'_>) -> crate::Result<Reconstruction> {
         self.check(view)?;
-        let known = (self.labels == LabelMode::Inferred).then(|| label_at_batch_one(view));
+        let known = (self.labels == LabelMode::Inferred).then(|| labels_from_bias(view));
         let mut best: Option<Trial> = None;
         let mut evaluations = 0;
         for _ in 0..self.restarts {
-            let trial = self.trial(view, known, rt);
+            let trial = self.trial(view, known.as_deref(), rt);
             evaluations += trial.evaluations;
             if best.as_ref().is_none_or(|b| trial.loss < b.loss) {
                 best = Some(trial);
@@ -196,11 +191,13 @@ impl Attack<GradientView> for Dlg {
     }
 }
 
-/// One-hot `label` as a `[1, classes]` soft label (iDLG works at batch 1).
-fn one_hot(label: usize, classes: usize, device: &Device) -> Tensor<2> {
-    let mut v = vec![0.0f32; classes];
-    v[label] = 1.0;
-    Tensor::from_data(TensorData::new(v, [1, classes]), device)
+/// `labels` one-hot, as `[labels, classes]` soft labels.
+fn one_hot(labels: &[usize], classes: usize, device: &Device) -> Tensor<2> {
+    let mut v = vec![0.0f32; labels.len() * classes];
+    for (row, &label) in labels.iter().enumerate() {
+        v[row * classes + label] = 1.0;
+    }
+    Tensor::from_data(TensorData::new(v, [labels.len(), classes]), device)
 }
 
 /// The index of each row's largest value.

@@ -1,34 +1,114 @@
-//! iDLG's label rule (Zhao, Mopuri & Bilen 2020): with the cross-entropy loss, the gradient of
-//! the logits is softmax(z) − y, negative only at the true class. At batch 1 the last layer's
-//! bias gradient therefore has exactly one negative entry, the label.
+//! Labels read off the last layer's gradient, before any image is searched for.
 //!
-//! For a batch of B the bias gradient is the mean of B such rows: a class present in the batch
-//! tends to be negative, and more negative the more often it appears. [`labels_from_bias`] takes
-//! the B most negative classes, cycling through the negative ones when fewer than B are
-//! negative (a class repeated in the batch). This is the simple form of the "bias-corrected"
-//! counting of Geiping et al.'s breaching, which also subtracts each found label's expected
-//! impact; exact at batch 1.
+//! With the cross-entropy loss, the gradient at the logits is (softmax(z) − y) / B: for one
+//! image it is negative only at the true class (iDLG's rule, Zhao, Mopuri & Bilen 2020). The
+//! last layer's bias gradient is that row, summed over the batch, so for a batch of B its entry
+//! for class c is (Σ_b p_bc − n_c) / B, where n_c counts class c in the batch: negative for every
+//! class present (while the model is unsure), about −1/B more negative per extra occurrence.
+//!
+//! [`labels_from_bias`] counts labels the "bias-corrected" way of Geiping et al.'s breaching
+//! (after Wainakh et al. 2022, "User-Level Label Leakage from Gradients in Federated
+//! Learning"): every class with a negative entry once; the mean impact of one image,
+//! m = (Σ of the negative entries) / B, is subtracted from each of them; then, until there are
+//! B labels, the class with the smallest entry again, subtracting m each time. At batch 1 it is
+//! iDLG's rule. The labels are a multiset: which image carries which one is left to the image
+//! search.
 
 use super::GradientView;
 
 /// The label of a batch-1 gradient: the class whose last-layer bias gradient is smallest (the
 /// only negative one).
 pub fn label_at_batch_one(view: &GradientView) -> usize {
-    let bias = view.last_bias_gradient();
-    bias.iter()
+    argmin(&view.last_bias_gradient())
+}
+
+/// B labels for the batch of B behind the view's gradient (see the module docs).
+pub fn labels_from_bias(view: &GradientView) -> Vec<usize> {
+    bias_corrected_counts(&view.last_bias_gradient(), view.batch_size())
+}
+
+/// The bias-corrected label multiset of `batch` images from the last layer's bias gradient
+/// `bias` (one entry per class), in the order found.
+pub fn bias_corrected_counts(bias: &[f64], batch: usize) -> Vec<usize> {
+    let mut bias = bias.to_vec();
+    let mut labels: Vec<usize> = (0..bias.len()).filter(|&c| bias[c] < 0.0).collect();
+    labels.truncate(batch);
+    if labels.is_empty() {
+        // No negative entry (a saturated model, or noise): fall back to the smallest.
+        labels.push(argmin(&bias));
+    }
+    let impact = labels.iter().map(|&c| bias[c]).sum::<f64>() / batch as f64;
+    for &c in &labels {
+        bias[c] -= impact;
+    }
+    while labels.len() < batch {
+        let c = argmin(&bias);
+        labels.push(c);
+        bias[c] -= impact;
+    }
+    labels
+}
+
+/// The index of the smallest value.
+fn argmin(values: &[f64]) -> usize {
+    values
+        .iter()
         .enumerate()
         .min_by(|a, b| a.1.total_cmp(b.1))
         .map(|(class, _)| class)
         .expect("a model has at least one class")
 }
 
-/// B labels for a batch of B from the last-layer bias gradient (see the module docs).
-pub fn labels_from_bias(view: &GradientView) -> Vec<usize> {
-    let bias = view.last_bias_gradient();
-    let mut order: Vec<usize> = (0..bias.len()).collect();
-    order.sort_by(|&a, &b| bias[a].total_cmp(&bias[b]));
-    let negative = order.iter().take_while(|&&c| bias[c] < 0.0).count().max(1);
-    (0..view.batch_size())
-        .map(|i| order[i % negative])
-        .collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bias gradient of a batch with confident-but-wrong-nowhere predictions p (uniform over
+    /// 4 classes): (Σ_b p − n_c) / B.
+    fn bias_of(labels: &[usize], classes: usize) -> Vec<f64> {
+        let b = labels.len() as f64;
+        (0..classes)
+            .map(|c| {
+                let n = labels.iter().filter(|&&l| l == c).count() as f64;
+                (b / classes as f64 - n) / b
+            })
+            .collect()
+    }
+
+    fn sorted(mut v: Vec<usize>) -> Vec<usize> {
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn one_image_gives_its_label() {
+        assert_eq!(bias_corrected_counts(&bias_of(&[2], 4), 1), vec![2]);
+    }
+
+    #[test]
+    fn distinct_labels_are_each_found_once() {
+        let truth = [3, 0, 1];
+        assert_eq!(
+            sorted(bias_corrected_counts(&bias_of(&truth, 10), 3)),
+            vec![0, 1, 3]
+        );
+    }
+
+    #[test]
+    fn a_repeated_label_is_counted_by_its_impact() {
+        // Class 1 three times, class 2 once: the naive "B most negative" rule would cycle
+        // through {1, 2} and answer {1, 1, 2, 2}.
+        let truth = [1, 1, 1, 2];
+        assert_eq!(
+            sorted(bias_corrected_counts(&bias_of(&truth, 10), 4)),
+            vec![1, 1, 1, 2]
+        );
+    }
+
+    #[test]
+    fn no_negative_entry_still_gives_b_labels() {
+        let labels = bias_corrected_counts(&[0.1, 0.0, 0.3], 2);
+        assert_eq!(labels.len(), 2);
+        assert_eq!(labels[0], 1);
+    }
 }

@@ -15,7 +15,7 @@ use crate::attacks::gradient::ig::InvertingGradients;
 use crate::attacks::gradient::{GradientView, Reconstruction};
 use crate::fl::Aggregation;
 use crate::fl::federated::Round;
-use crate::metrics::inversion::{Originals, label_accuracy};
+use crate::metrics::inversion::{Originals, label_accuracy, label_count_accuracy};
 use crate::metrics::leakage::{ReconstructionMetrics, SsimThreshold, measure_reconstruction};
 use crate::report::Staged;
 use crate::report::grid::image_grid_png;
@@ -110,7 +110,7 @@ pub fn attack_round(
 ) -> Result<Vec<CaseRecord>> {
     let mut records = Vec::new();
     for &target in Target::of(round.aggregation) {
-        let (view, originals) = view(config, fl, target, rt.device)?;
+        let (view, originals) = view(config, fl, target, round.side, rt.device)?;
         for &attack in &config.inversion.attacks {
             if !attack.applies_to(view.batch_size()) {
                 continue;
@@ -161,6 +161,9 @@ pub struct CaseRecord {
     pub leakage: ReconstructionMetrics,
     /// Matched pairs whose label the attack got right.
     pub label_accuracy: f64,
+    /// The batch's labels the attack found, as multisets (order and matching aside): for iDLG
+    /// and Inverting Gradients, the accuracy of the bias-corrected label counts.
+    pub label_count_accuracy: f64,
     /// The attack's final objective: DLG and iDLG, the squared distance between the gradients;
     /// Inverting Gradients, 1 − their cosine similarity; `null` for the analytic inversion,
     /// which matches nothing.
@@ -265,6 +268,7 @@ pub fn attack_and_measure(
         noise_multiplier: None,
         samples: n,
         label_accuracy: label_accuracy(originals, &leakage.matched, &got.labels),
+        label_count_accuracy: label_count_accuracy(originals, &got.labels),
         leakage,
         matching_loss: got.matching_loss,
         evaluations: got.evaluations,

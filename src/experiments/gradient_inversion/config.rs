@@ -13,6 +13,8 @@ use crate::model::{Activation, ModelKind, ModelSpec};
 
 /// Most cases one run may hold (each runs an attack).
 const MAX_CASES: usize = 10_000;
+/// Most FedSGD rounds a federation may run.
+const MAX_ROUNDS: usize = 1_000_000;
 
 /// The attacks of this experiment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -20,7 +22,8 @@ const MAX_CASES: usize = 10_000;
 pub enum InversionAttack {
     /// The analytic inversion of the first dense layer (batch 1 only).
     Analytic,
-    /// iDLG: the label from the last layer's gradient, then gradient matching (batch 1 only).
+    /// iDLG: the labels from the last layer's gradient (bias-corrected counts for a batch),
+    /// then gradient matching over the images only.
     Idlg,
     /// DLG: images and labels by gradient matching.
     Dlg,
@@ -41,9 +44,9 @@ impl InversionAttack {
     }
 
     /// Whether the attack applies to the gradient of a batch of `batch` images: the analytic
-    /// inversion and iDLG's label rule are exact only at batch 1.
+    /// inversion is exact only at batch 1 (run on a larger batch it averages its images).
     pub fn applies_to(self, batch: usize) -> bool {
-        matches!(self, InversionAttack::Dlg | InversionAttack::Ig) || batch == 1
+        self != InversionAttack::Analytic || batch == 1
     }
 }
 
@@ -62,6 +65,15 @@ pub struct InversionSpec {
     pub attacks: Vec<InversionAttack>,
     /// Repetitions with fresh data, weights and attack starts.
     pub seeds: usize,
+    /// FedSGD rounds the federation runs, what local DP's σ is calibrated for (unset: up to the
+    /// attacked round). Rounds after the attacked one change nothing the attack sees and are
+    /// not run.
+    pub rounds: Option<usize>,
+    /// The round whose gradients the server attacks (1: the untrained model; a later round
+    /// attacks a model the federation has trained for the rounds before it).
+    pub attack_round: usize,
+    /// The server's FedSGD step size: the model moves by −lr × the mean gradient each round.
+    pub lr: f64,
     /// L-BFGS iterations per DLG trial (the reference code: 300).
     pub iterations: usize,
     /// DLG trials from fresh random images; the lowest matching loss is kept.
@@ -98,6 +110,9 @@ impl Default for InversionSpec {
                 InversionAttack::Dlg,
             ],
             seeds: 3,
+            rounds: None,
+            attack_round: 1,
+            lr: 0.1,
             iterations: 300,
             restarts: 2,
             ig_iterations: 2_000,
@@ -136,6 +151,13 @@ impl Default for GradientInversionConfig {
     }
 }
 
+impl InversionSpec {
+    /// The rounds the federation runs: `rounds`, or up to the attacked round.
+    pub fn rounds(&self) -> usize {
+        self.rounds.unwrap_or(self.attack_round)
+    }
+}
+
 impl GradientInversionConfig {
     /// Applies `--quick`: 2,000 training images, batches 1 and 2, one seed, 100 iterations.
     pub fn resolve(mut self) -> Self {
@@ -161,11 +183,11 @@ impl GradientInversionConfig {
     pub fn validate(&self) -> Result<()> {
         self.data.validate()?;
         let spec = &self.inversion;
-        if self.model.kind == ModelKind::Cnn && spec.attacks.contains(&InversionAttack::Analytic) {
+        if self.model.kind != ModelKind::Mlp && spec.attacks.contains(&InversionAttack::Analytic) {
             return Err(ConfigError::invalid(
                 "attacks",
                 "analytic",
-                "the analytic inversion needs a dense first layer: it does not apply to the CNN \
+                "the analytic inversion needs a dense first layer: it does not apply to a conv-first \
                  victim (drop it from the attacks)",
             )
             .into());
@@ -194,6 +216,19 @@ impl GradientInversionConfig {
             .into());
         }
         count_in("seeds", spec.seeds, MAX_CASES)?;
+        count_in("attack_round", spec.attack_round, MAX_ROUNDS)?;
+        if let Some(rounds) = spec.rounds {
+            count_in("rounds", rounds, MAX_ROUNDS)?;
+            if spec.attack_round > rounds {
+                return Err(ConfigError::invalid(
+                    "attack_round",
+                    spec.attack_round,
+                    format!("beyond the run's {rounds} round(s) (raise rounds)"),
+                )
+                .into());
+            }
+        }
+        positive("lr", spec.lr)?;
         count_in("iterations", spec.iterations, 1_000_000)?;
         count_in("restarts", spec.restarts, 1_000)?;
         count_in("ig_iterations", spec.ig_iterations, 10_000_000)?;

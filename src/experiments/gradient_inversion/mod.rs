@@ -131,6 +131,7 @@ pub fn run(
                     aggregation,
                     epsilon,
                     noise_multiplier,
+                    side: train.rows(),
                 };
                 let fl = round::fedsgd_round(&config, &train, round, &device, &mut rng)?;
                 let mut rt = Runtime::new(&device, &mut rng, &progress);

@@ -72,6 +72,8 @@ pub struct RoundSpec {
     pub epsilon: f64,
     /// σ calibrated for `epsilon` ([`local_noise_multiplier`]; `None` without DP).
     pub noise_multiplier: Option<f64>,
+    /// Side of the (square) images the parties hold.
+    pub side: usize,
 }
 
 /// Errors unless every party's IID shard of `train_len` examples (⌊N / n⌋ at the smallest)
@@ -92,8 +94,9 @@ pub fn check_batches_fit(spec: &InversionSpec, train_len: usize) -> Result<(), C
     }
 }
 
-/// The local noise multiplier σ for ε: the Gaussian mechanism released once on a batch mean
-/// (sampling rate 1, one step: no amplification claimed), calibrated by the PLD accountant.
+/// The local noise multiplier σ for ε: the Gaussian mechanism on a party's batch mean, released
+/// once per round for the `rounds` rounds of the run (sampling rate 1: batches are dealt, not
+/// Poisson-sampled, so no amplification is claimed), calibrated by the PLD accountant.
 pub fn local_noise_multiplier(spec: &InversionSpec, epsilon: f64) -> Result<Option<f64>> {
     if !epsilon.is_finite() {
         return Ok(None);
@@ -101,15 +104,17 @@ pub fn local_noise_multiplier(spec: &InversionSpec, epsilon: f64) -> Result<Opti
     Ok(Some(calibrate_noise(
         Accountant::Pld,
         1.0,
-        1,
+        spec.rounds() as u64,
         epsilon,
         spec.delta,
     )?))
 }
 
-/// One FedSGD round of `spec.parties` parties on IID shards of `train` on a freshly
-/// initialised victim: party batches of `round.batch_size`, and under local DP each party's
-/// clipped batch mean plus Gaussian noise σ·C/B.
+/// The FedSGD rounds up to the attacked one, `spec.parties` parties on IID shards of `train`,
+/// from a freshly initialised victim: party batches of `round.batch_size`, under local DP each
+/// party's clipped batch mean plus Gaussian noise σ·C/B. Rounds before `attack_round` train the
+/// model (the server steps by `lr` times the mean gradient); the last one is returned, with
+/// what the server observed of it.
 pub fn fedsgd_round(
     config: &GradientInversionConfig,
     train: &Dataset,
@@ -132,7 +137,7 @@ pub fn fedsgd_round(
         .map(|(id, shard)| Party::new(id, shard, rng.random()))
         .collect();
     let model_config = config.model.for_data(train.rows(), train.classes());
-    let global = Classifier::new(&model_config, &device.clone().autodiff(), rng);
+    let mut global = Classifier::new(&model_config, &device.clone().autodiff(), rng);
     let parameters = burn::module::Module::num_params(&global);
     let protocol = AggregationSpec {
         protocol: aggregation,
@@ -143,7 +148,7 @@ pub fn fedsgd_round(
         algorithm: Algorithm::FedSgd,
         local_steps: 1,
         batch_size,
-        lr: 0.1,
+        lr: spec.lr,
         aggregation,
         params: protocol.params(n, parameters)?,
         clip_range: spec.clip_range,
@@ -152,15 +157,16 @@ pub fn fedsgd_round(
         max_grad_norm: sigma.map(|_| spec.clip_norm),
         local_noise: sigma.map(|s| s * spec.clip_norm / batch_size as f64),
     };
-    let session = Session::new(rng.random(), 1);
-    Ok(run_round(
-        global,
-        &mut HonestServer,
-        &mut parties,
-        &opts,
-        session,
-        rng,
-    )?)
+    let run_id: [u8; 16] = rng.random();
+    for r in 1..=spec.attack_round {
+        let session = Session::new(run_id, r as u64);
+        let done = run_round(global, &mut HonestServer, &mut parties, &opts, session, rng)?;
+        if r == spec.attack_round {
+            return Ok(done);
+        }
+        global = done.next;
+    }
+    unreachable!("attack_round ≥ 1 was checked")
 }
 
 /// The attacker's view of `target` in `round`, and the sealed batch behind it.
@@ -168,11 +174,11 @@ pub fn view(
     config: &GradientInversionConfig,
     round: &Round,
     target: Target,
+    side: usize,
     device: &Device,
 ) -> Result<(GradientView, Originals)> {
     let observed = &round.observed;
     // The server rebuilds the model it broadcast from its own snapshot.
-    let side = 28;
     let classes = observed
         .broadcast
         .layout()
