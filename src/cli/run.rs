@@ -258,7 +258,7 @@ pub struct GradientInversionArgs {
     #[arg(long, value_delimiter = ',')]
     pub aggregation: Option<Vec<Aggregation>>,
     /// Attacks, comma-separated; analytic applies to batch 1 only [default:
-    /// analytic,idlg,dlg].
+    /// analytic,idlg,dlg,ig].
     #[arg(long, value_delimiter = ',')]
     pub attack: Option<Vec<InversionAttack>>,
     /// Parties of the FedSGD round; party 0 is the target [default: 4].

@@ -154,6 +154,9 @@ pub struct CaseRecord {
     pub epsilon: f64,
     /// The local noise multiplier σ behind it (`null`: none).
     pub noise_multiplier: Option<f64>,
+    /// Test accuracy of the model the server broadcast in the attacked round (round 1: the
+    /// untrained model, about chance).
+    pub model_accuracy: f64,
     /// Images behind the attacked gradient.
     pub samples: usize,
     /// Leakage of the matched reconstructions (SSIM, PSNR, MSE, RDLV, recovered count).
@@ -264,8 +267,9 @@ pub fn attack_and_measure(
         attack: id.attack,
         seed: id.seed,
         epsilon: id.epsilon,
-        // The round's σ: set by the caller, which knows the round.
+        // The round's σ and model accuracy: set by the caller, which knows the round.
         noise_multiplier: None,
+        model_accuracy: f64::NAN,
         samples: n,
         label_accuracy: label_accuracy(originals, &leakage.matched, &got.labels),
         label_count_accuracy: label_count_accuracy(originals, &got.labels),

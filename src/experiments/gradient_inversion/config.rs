@@ -108,6 +108,7 @@ impl Default for InversionSpec {
                 InversionAttack::Analytic,
                 InversionAttack::Idlg,
                 InversionAttack::Dlg,
+                InversionAttack::Ig,
             ],
             seeds: 3,
             rounds: None,

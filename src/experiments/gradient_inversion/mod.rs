@@ -24,6 +24,7 @@ use crate::Result;
 use crate::config::MovedKey;
 use crate::report::METRICS;
 use crate::runtime::Runtime;
+use crate::train::evaluate;
 
 pub use case::CaseRecord;
 pub use config::{GradientInversionConfig, InversionAttack, InversionSpec};
@@ -109,7 +110,8 @@ pub fn run(
         .map(|&e| round::local_noise_multiplier(&config.inversion, e))
         .collect::<Result<Vec<_>>>()?;
     // The attacker's prior, for RDLV: the mean image of public data (the test split).
-    let prior = round::mean_image(&config.data.test_part(&splits.test));
+    let test = config.data.test_part(&splits.test);
+    let prior = round::mean_image(&test);
     let (device, progress) = (ctx.device.clone(), ctx.options.progress);
     let staged = output.stage()?;
     let mut cases = Vec::with_capacity(plan.len());
@@ -134,10 +136,16 @@ pub fn run(
                     side: train.rows(),
                 };
                 let fl = round::fedsgd_round(&config, &train, round, &device, &mut rng)?;
+                // How far the federation had trained the model it broadcast: measurement only.
+                let broadcast = round::broadcast_model(&config, &fl, round.side, &device);
+                let accuracy = evaluate(&broadcast, &test, &device).accuracy;
                 let mut rt = Runtime::new(&device, &mut rng, &progress);
                 let done = case::attack_round(&config, seed, round, &fl, &prior, &mut rt, &staged)?;
                 bar.inc(done.len() as u64);
-                cases.extend(done);
+                cases.extend(done.into_iter().map(|c| CaseRecord {
+                    model_accuracy: accuracy,
+                    ..c
+                }));
             }
         }
     }
@@ -147,7 +155,7 @@ pub fn run(
         privacy: None,
         data: DataSummary {
             train: train.len(),
-            test: splits.test.len(),
+            test: test.len(),
             classes: train.classes(),
             source: splits.location.dir.display().to_string(),
         },

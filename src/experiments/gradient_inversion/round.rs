@@ -169,18 +169,16 @@ pub fn fedsgd_round(
     unreachable!("attack_round ≥ 1 was checked")
 }
 
-/// The attacker's view of `target` in `round`, and the sealed batch behind it.
-pub fn view(
+/// The model the server broadcast in `round`, rebuilt from its own snapshot (the number of
+/// classes is the length of the last parameter, the output bias).
+pub fn broadcast_model(
     config: &GradientInversionConfig,
     round: &Round,
-    target: Target,
     side: usize,
     device: &Device,
-) -> Result<(GradientView, Originals)> {
-    let observed = &round.observed;
-    // The server rebuilds the model it broadcast from its own snapshot.
-    let classes = observed
-        .broadcast
+) -> Classifier {
+    let broadcast = &round.observed.broadcast;
+    let classes = broadcast
         .layout()
         .params()
         .last()
@@ -191,7 +189,19 @@ pub fn view(
         device,
         &mut <StdRng as rand::SeedableRng>::seed_from_u64(0),
     );
-    let model = Victim::of(&observed.broadcast.load_into(fresh), device);
+    broadcast.load_into(fresh)
+}
+
+/// The attacker's view of `target` in `round`, and the sealed batch behind it.
+pub fn view(
+    config: &GradientInversionConfig,
+    round: &Round,
+    target: Target,
+    side: usize,
+    device: &Device,
+) -> Result<(GradientView, Originals)> {
+    let observed = &round.observed;
+    let model = Victim::of(&broadcast_model(config, round, side, device), device);
     let n = round.truth.len();
     // No party drops out of these rounds, so party 0's upload always arrives.
     let (delta, batch, batches): (ModelDelta, usize, Vec<&_>) = match target {
