@@ -22,6 +22,7 @@ mod lenet;
 mod mlp;
 mod ops;
 
+use burn::module::Param;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 
@@ -88,6 +89,20 @@ impl Victim {
             Victim::Cnn(c) => c.gradients(images, labels),
         }
     }
+}
+
+/// A layer's `(weight, bias)`, detached, on `device`: constants there, so that only the input
+/// (the attacker's dummy images) can carry gradients.
+fn constants<const D: usize>(
+    weight: &Param<Tensor<D>>,
+    bias: Option<&Param<Tensor<1>>>,
+    device: &Device,
+) -> (Tensor<D>, Tensor<1>) {
+    let bias = bias.expect("every layer of ppml's classifiers has a bias");
+    (
+        weight.val().inner().to_device(device),
+        bias.val().inner().to_device(device),
+    )
 }
 
 /// ∂L/∂z of the mean soft-label cross-entropy at the logits: (softmax(z) − y) / B.
