@@ -22,9 +22,15 @@ fn ghost_clipped_sum_equals_the_per_example_loop_for_the_cnn_in_f32() {
 }
 
 #[test]
+fn ghost_clipped_sum_equals_the_per_example_loop_for_lenet_in_f32() {
+    let worst = fast_clipped_sum_matches_the_loop(ModelKind::Lenet, &Device::flex(), 3);
+    assert!(worst < 1e-5, "relative difference {worst}");
+}
+
+#[test]
 fn tapped_forward_gives_the_same_logits_as_the_plain_forward() {
     let device = Device::flex().autodiff();
-    for kind in [ModelKind::Mlp, ModelKind::Cnn] {
+    for kind in [ModelKind::Mlp, ModelKind::Cnn, ModelKind::Lenet] {
         let mut rng = StdRng::seed_from_u64(5);
         let model = Classifier::new(&small_model(kind), &device, &mut rng);
         let (images, _) = random_batch(5, &device, &mut rng);
@@ -33,7 +39,8 @@ fn tapped_forward_gives_the_same_logits_as_the_plain_forward() {
         let plain = model.forward(images);
         let diff = (tapped - plain).abs().max().into_scalar::<f32>();
         assert!(diff < 1e-5, "{kind:?}: {diff}");
-        // One tap per trainable layer: 3 dense layers, or conv, conv, dense, dense.
+        // One tap per trainable layer: 3 dense layers, conv, conv, dense, dense (CNN), or
+        // conv, conv, conv, dense (LeNet).
         assert_eq!(tapes.len(), if kind == ModelKind::Mlp { 3 } else { 4 });
     }
 }

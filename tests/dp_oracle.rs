@@ -8,8 +8,9 @@ use ppml::train::dp::{clipped_batch_gradient, clipped_sum_per_example_loop};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-/// Small versions of both models; the CNN keeps Papernot's channels so that the first
-/// convolution takes the explicit per-example path and the second the Gram-matrix one.
+/// Small versions of the MLP and the CNN, and LeNet (whose widths are fixed; tanh here); the
+/// CNN keeps Papernot's channels so that the first convolution takes the explicit per-example
+/// path and the second the Gram-matrix one.
 pub fn small_model(kind: ModelKind) -> ModelConfig {
     ModelSpec {
         kind,

@@ -22,7 +22,11 @@ fn f64_device() -> Device {
 #[test]
 fn ghost_clipped_sum_equals_the_per_example_loop_in_f64() {
     let device = f64_device();
-    for (kind, seed) in [(ModelKind::Mlp, 3), (ModelKind::Cnn, 4)] {
+    for (kind, seed) in [
+        (ModelKind::Mlp, 3),
+        (ModelKind::Cnn, 4),
+        (ModelKind::Lenet, 5),
+    ] {
         let worst = dp_oracle::fast_clipped_sum_matches_the_loop(kind, &device, seed);
         eprintln!("{kind:?}: worst relative difference {worst:e}");
         assert!(worst < 1e-10, "{kind:?}: relative difference {worst}");
@@ -243,12 +247,12 @@ fn lenet_autodiff_gradient(
 
 #[test]
 fn the_explicit_lenet_gradient_equals_burns_autodiff_of_its_conv_forward_in_f64() {
-    use ppml::model::ExplicitLenet;
+    use ppml::model::{Activation, ExplicitLenet};
     use rand::SeedableRng;
     let device = f64_device();
     let ad = device.clone().autodiff();
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-    let lenet = ExplicitLenet::new(10, 28, &device, &mut rng);
+    let lenet = ExplicitLenet::new(Activation::Sigmoid, 10, 28, &device, &mut rng);
     assert_eq!(lenet.param_sizes(), [300, 12, 3600, 12, 3600, 12, 5880, 10]);
     let (x, y) = images_and_soft_labels(3, &device, &mut rng);
     let autodiff = lenet_autodiff_gradient(&lenet, x.clone(), y.clone(), &ad);
@@ -261,11 +265,11 @@ fn the_explicit_lenet_gradient_equals_burns_autodiff_of_its_conv_forward_in_f64(
 
 #[test]
 fn the_lenet_matching_loss_has_the_input_gradient_finite_differences_give() {
-    use ppml::model::ExplicitLenet;
+    use ppml::model::{Activation, ExplicitLenet};
     use rand::SeedableRng;
     let device = f64_device();
     let mut rng = rand::rngs::StdRng::seed_from_u64(12);
-    let plain = ExplicitLenet::new(10, 28, &device, &mut rng);
+    let plain = ExplicitLenet::new(Activation::Sigmoid, 10, 28, &device, &mut rng);
     let on_ad = plain.to_device(&device.clone().autodiff());
     let (worst, kinks) = finite_difference_error(
         &|x, y| plain.gradients(x, y),
@@ -291,19 +295,50 @@ fn small_cnn(device: &Device, rng: &mut rand::rngs::StdRng) -> ppml::model::Clas
     Classifier::new(&spec.for_data(28, 10), device, rng)
 }
 
-#[test]
-fn the_explicit_cnn_gradient_equals_burns_autodiff_of_the_classifier_in_f64() {
+/// burn's autodiff gradient of `model`'s mean soft-label cross-entropy at `(x, y)`, one vector
+/// per parameter in visiting order: the flat order of `ModelSnapshot` and of a federated update.
+fn autodiff_gradients(
+    model: &ppml::model::Classifier,
+    x: Tensor<4>,
+    y: Tensor<2>,
+) -> Vec<Vec<f64>> {
     use burn::module::{Module, ModuleVisitor, Param};
     use burn::optim::GradientsParams;
-    use ppml::model::{Classifier, ExplicitCnn, ParamLayout};
-    use rand::SeedableRng;
-    /// Each parameter's gradient, in visiting order (the order of `to_flat`).
-    struct Collect<'a>(&'a GradientsParams, Vec<f64>);
+    struct Collect<'a>(&'a GradientsParams, Vec<Vec<f64>>);
     impl ModuleVisitor for Collect<'_> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            self.1.extend(values(self.0.get::<D>(param.id).unwrap()));
+            self.1.push(values(self.0.get::<D>(param.id).unwrap()));
         }
     }
+    let log_p = burn::tensor::activation::log_softmax(model.forward(x), 1);
+    let loss = (y * log_p).sum_dim(1).neg().mean();
+    let grads = GradientsParams::from_grads(loss.backward(), model);
+    let mut collect = Collect(&grads, Vec::new());
+    model.visit(&mut collect);
+    collect.1
+}
+
+/// The layout of `model` (the flat order of its snapshot and of a federated update), checked to
+/// hold each of `layers`' weight then bias, in order, and the size of every parameter.
+fn checked_layout(
+    model: &ppml::model::Classifier,
+    layers: &[&str],
+) -> (std::sync::Arc<ppml::model::ParamLayout>, Vec<usize>) {
+    let layout = ppml::model::ParamLayout::of(model);
+    let names: Vec<&str> = layout.params().iter().map(|p| p.name()).collect();
+    let expected: Vec<String> = layers
+        .iter()
+        .flat_map(|l| [format!("{l}.weight"), format!("{l}.bias")])
+        .collect();
+    assert_eq!(names, expected);
+    let sizes = layout.params().iter().map(|p| p.len()).collect();
+    (layout, sizes)
+}
+
+#[test]
+fn the_explicit_cnn_gradient_equals_burns_autodiff_of_the_classifier_in_f64() {
+    use ppml::model::{Classifier, ExplicitCnn};
+    use rand::SeedableRng;
     let device = f64_device();
     let ad = device.clone().autodiff();
     let mut rng = rand::rngs::StdRng::seed_from_u64(13);
@@ -312,30 +347,11 @@ fn the_explicit_cnn_gradient_equals_burns_autodiff_of_the_classifier_in_f64() {
         unreachable!("a CNN spec builds a CNN")
     };
     let (x, y) = images_and_soft_labels(3, &ad, &mut rng);
-    let log_p = burn::tensor::activation::log_softmax(model.forward(x.clone()), 1);
-    let loss = (y.clone() * log_p).sum_dim(1).neg().mean();
-    let grads = GradientsParams::from_grads(loss.backward(), &model);
-    let mut collect = Collect(&grads, Vec::new());
-    model.visit(&mut collect);
-    let autodiff = collect.1;
+    let autodiff = autodiff_gradients(&model, x.clone(), y.clone()).concat();
 
     let explicit = ExplicitCnn::of(cnn, &device);
-    let layout = ParamLayout::of(&model);
-    let names: Vec<&str> = layout.params().iter().map(|p| p.name()).collect();
-    assert_eq!(
-        names,
-        [
-            "conv1.weight",
-            "conv1.bias",
-            "conv2.weight",
-            "conv2.bias",
-            "fc1.weight",
-            "fc1.bias",
-            "fc2.weight",
-            "fc2.bias"
-        ]
-    );
-    let sizes: Vec<usize> = layout.params().iter().map(|p| p.len()).collect();
+    let names = ["conv1", "conv2", "fc1", "fc2"];
+    let (_, sizes) = checked_layout(&model, &names);
     assert_eq!(explicit.param_sizes(), sizes);
     let written: Vec<f64> = explicit
         .gradients(x.inner(), y.inner())
@@ -346,6 +362,51 @@ fn the_explicit_cnn_gradient_equals_burns_autodiff_of_the_classifier_in_f64() {
     let worst = relative_difference(&written, &autodiff);
     eprintln!("CNN: relative difference {worst:e}");
     assert!(worst < 1e-10, "{worst}");
+}
+
+/// A LeNet `Classifier` built from its `ModelConfig`: the victim's explicit gradient
+/// (`Victim::of`) is burn's autodiff gradient of the same classifier, parameter by parameter in
+/// the flat order of its `ModelSnapshot`, so a federated LeNet update is what the victim writes.
+#[test]
+fn the_lenet_victims_gradient_equals_burns_autodiff_of_the_classifier_in_f64() {
+    use ppml::model::{Activation, Classifier, ModelKind, ModelSnapshot, ModelSpec, Victim};
+    use rand::SeedableRng;
+    let device = f64_device();
+    let ad = device.clone().autodiff();
+    for (activation, seed) in [
+        (Activation::Sigmoid, 15),
+        (Activation::Tanh, 16),
+        (Activation::Relu, 17),
+    ] {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let spec = ModelSpec {
+            kind: ModelKind::Lenet,
+            activation,
+            ..ModelSpec::default()
+        };
+        let model = Classifier::new(&spec.for_data(28, 10), &ad, &mut rng);
+        let (x, y) = images_and_soft_labels(3, &ad, &mut rng);
+        let autodiff = autodiff_gradients(&model, x.clone(), y.clone());
+
+        let (layout, sizes) = checked_layout(&model, &["conv1", "conv2", "conv3", "fc"]);
+        let victim = Victim::of(&model, &device);
+        assert_eq!(victim.param_sizes(), sizes);
+        assert_eq!(
+            victim.num_params(),
+            ModelSnapshot::of(&model).values().len()
+        );
+        let written = victim.gradients(x.inner(), y.inner());
+        assert_eq!(written.len(), autodiff.len());
+        for ((param, w), a) in layout.params().iter().zip(written).zip(&autodiff) {
+            let w = values(w);
+            let worst = relative_difference(&w, a);
+            eprintln!(
+                "LeNet {activation:?} {}: relative difference {worst:e}",
+                param.name()
+            );
+            assert!(worst < 1e-10, "{activation:?} {}: {worst}", param.name());
+        }
+    }
 }
 
 #[test]

@@ -5,6 +5,16 @@ use crate::cli::rejects_run;
 use crate::common::{fixtures, metrics, ppml};
 
 fn federated(dir: &std::path::Path, name: &str, args: &[&str]) -> assert_cmd::assert::Assert {
+    federated_model(dir, name, "mlp", args)
+}
+
+/// A `--quick` federated run of `model` on the fixture, into `dir/name`.
+fn federated_model(
+    dir: &std::path::Path,
+    name: &str,
+    model: &str,
+    args: &[&str],
+) -> assert_cmd::assert::Assert {
     ppml(dir)
         .args([
             "run",
@@ -14,7 +24,7 @@ fn federated(dir: &std::path::Path, name: &str, args: &[&str]) -> assert_cmd::as
             "fashion-mnist",
             "--quick",
         ])
-        .args(["--model", "mlp", "--data-dir"])
+        .args(["--model", model, "--data-dir"])
         .arg(fixtures())
         .arg("--out")
         .arg(dir.join(name))
@@ -260,4 +270,18 @@ fn an_aborted_round_exits_1_and_counts_one_party_in_the_singular() {
         &["--parties", "3", "--dropouts", "2"],
         "only 1 party left at masked-input, below the threshold t = 2",
     );
+}
+
+#[test]
+fn lenet_federates_over_secure_aggregation_and_learns() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--aggregation", "secagg", "--parties", "3"];
+    federated_model(dir.path(), "lenet", "lenet", &args).success();
+    let out = dir.path().join("lenet");
+    let m = metrics(&out);
+    assert_eq!(m["config"]["model"]["kind"], "lenet");
+    // DLG's widths: 12·1·25 + 12, twice 12·12·25 + 12, 588·10 + 10.
+    assert_eq!(m["parameters"], 300 + 12 + 2 * (3600 + 12) + 5880 + 10);
+    let accuracy = m["test_accuracy"].as_f64().unwrap();
+    assert!(accuracy > 0.3, "{accuracy}");
 }

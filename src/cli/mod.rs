@@ -51,8 +51,9 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     #[command(allow_negative_numbers = true)]
-    /// Training-step throughput of the MLP (784-256-10, ReLU) and Papernot's tanh CNN, per backend,
-    /// measured as the peer figures were (random 28×28 inputs, SGD lr 0.05, median step time).
+    /// Training-step throughput of the MLP (784-256-10, ReLU) and Papernot's tanh CNN (and, with
+    /// `--model lenet`, DLG's sigmoid LeNet), per backend, measured as the peer figures were
+    /// (random 28×28 inputs, SGD lr 0.05, median step time).
     Train {
         /// Backends to measure, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = "flex,ndarray")]

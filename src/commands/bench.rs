@@ -91,11 +91,16 @@ pub(super) fn bench_train(
 /// Most timed (or warm-up) steps of `ppml bench train`.
 const MAX_BENCH_STEPS: usize = 1_000_000;
 
-/// The two models of the peer speed table.
+/// The two models of the peer speed table (the MLP and the CNN), and DLG's sigmoid LeNet.
 fn bench_model(kind: ModelKind) -> ModelConfig {
     let spec = match kind {
         ModelKind::Mlp => ModelSpec::mlp(&[256], Activation::Relu),
         ModelKind::Cnn => ModelSpec::default(),
+        ModelKind::Lenet => ModelSpec {
+            kind,
+            activation: Activation::Sigmoid,
+            ..ModelSpec::default()
+        },
     };
     spec.for_data(28, 10)
 }

@@ -5,17 +5,15 @@
 //! baseline.
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::Linear;
+use burn::nn::conv::Conv2d;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::{Linear, PaddingConfig2d};
-use burn::tensor::module::unfold4d;
-use burn::tensor::ops::UnfoldOptions;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::rngs::StdRng;
 
-use super::init::uniform_fan_in;
+use super::init::{fan_in_bound, seeded_conv};
 use super::mlp::dense;
-use super::tape::{TappedLayer, WeightLayout, tapped_dense};
+use super::tape::{TappedLayer, tapped_conv, tapped_linear};
 use super::{Activation, ModelConfig};
 
 const K1: usize = 8;
@@ -26,7 +24,7 @@ pub(super) const S2: usize = 2;
 const POOL: usize = 2;
 
 /// Output side of a convolution or pooling layer.
-const fn out_side(side: usize, kernel: usize, stride: usize, pad: usize) -> usize {
+pub(super) const fn out_side(side: usize, kernel: usize, stride: usize, pad: usize) -> usize {
     (side + 2 * pad - kernel) / stride + 1
 }
 
@@ -71,29 +69,6 @@ pub struct Cnn {
     pub activation: Activation,
 }
 
-fn conv(
-    channels: [usize; 2],
-    kernel: usize,
-    stride: usize,
-    pad: usize,
-    device: &Device,
-    rng: &mut StdRng,
-) -> Conv2d {
-    let mut layer = Conv2dConfig::new(channels, [kernel, kernel])
-        .with_stride([stride, stride])
-        .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
-        .init(device);
-    let fan_in = channels[0] * kernel * kernel;
-    layer.weight = uniform_fan_in(
-        [channels[1], channels[0], kernel, kernel],
-        fan_in,
-        device,
-        rng,
-    );
-    layer.bias = Some(uniform_fan_in([channels[1]], fan_in, device, rng));
-    layer
-}
-
 impl Cnn {
     /// Builds the CNN of `config`.
     pub fn new(config: &ModelConfig, device: &Device, rng: &mut StdRng) -> Self {
@@ -102,7 +77,14 @@ impl Cnn {
         Self {
             conv1: dense(K1 * K1, c1, device, rng),
             conv1_patches: patch_indices(config.side, K1, S1, P1),
-            conv2: conv([c1, c2], K2, S2, 0, device, rng),
+            conv2: seeded_conv(
+                [c1, c2],
+                K2,
+                [S2, 0],
+                fan_in_bound(c1 * K2 * K2),
+                device,
+                rng,
+            ),
             pool: MaxPool2dConfig::new([POOL, POOL])
                 .with_strides([1, 1])
                 .init(),
@@ -144,45 +126,17 @@ impl Cnn {
         let s1 = out_side(side, K1, S1, P1);
         let patches = self.patches_of(images); // [batch, 196, 64]
         let c1 = self.conv1.weight.dims()[1];
-        let conv1 = (
-            self.conv1.weight.val(),
-            self.conv1.weight.id,
-            WeightLayout::InOut,
-        );
-        let x = tapped_dense(patches, conv1, self.conv1.bias.as_ref(), tapes) // [batch, 196, c1]
+        let x = tapped_linear(patches, &self.conv1, tapes) // [batch, 196, c1]
             .reshape([batch, s1, s1, c1])
             .permute([0, 3, 1, 2]); // [batch, c1, 14, 14]
         let x = self.pool.forward(act.apply(x)); // [batch, c1, 13, 13]
 
-        let s2 = out_side(out_side(s1, POOL, 1, 0), K2, S2, 0);
-        let [c2, ..] = self.conv2.weight.dims();
-        let unfolded = unfold4d(x, [K2, K2], UnfoldOptions::new([S2, S2], [0, 0], [1, 1])) // [batch, c1·16, 25]
-            .swap_dims(1, 2); // [batch, 25, c1·16]
-        let w2 = self
-            .conv2
-            .weight
-            .val()
-            .reshape([c2, c1 * K2 * K2])
-            .transpose(); // [c1·16, c2]
-        let conv2 = (w2, self.conv2.weight.id, WeightLayout::OutIn);
-        let x = tapped_dense(unfolded, conv2, self.conv2.bias.as_ref(), tapes) // [batch, 25, c2]
-            .reshape([batch, s2, s2, c2])
-            .permute([0, 3, 1, 2]); // [batch, c2, 5, 5]
+        let x = tapped_conv(x, &self.conv2, tapes); // [batch, c2, 5, 5]
         let x = self.pool.forward(act.apply(x)); // [batch, c2, 4, 4]
 
         let x: Tensor<3> = x.flatten::<2>(1, 3).unsqueeze_dim(1); // [batch, 1, c2·16]
-        let fc1 = (
-            self.fc1.weight.val(),
-            self.fc1.weight.id,
-            WeightLayout::InOut,
-        );
-        let x = act.apply(tapped_dense(x, fc1, self.fc1.bias.as_ref(), tapes)); // [batch, 1, dense]
-        let fc2 = (
-            self.fc2.weight.val(),
-            self.fc2.weight.id,
-            WeightLayout::InOut,
-        );
-        let x = tapped_dense(x, fc2, self.fc2.bias.as_ref(), tapes); // [batch, 1, classes]
+        let x = act.apply(tapped_linear(x, &self.fc1, tapes)); // [batch, 1, dense]
+        let x = tapped_linear(x, &self.fc2, tapes); // [batch, 1, classes]
         let classes = x.dims()[2];
         x.reshape([batch, classes])
     }
@@ -260,7 +214,8 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(3);
         let c1 = 5;
         let dense = dense(K1 * K1, c1, &device, &mut rng);
-        let mut reference = conv([1, c1], K1, S1, P1, &device, &mut rng);
+        let bound = fan_in_bound(K1 * K1);
+        let mut reference = seeded_conv([1, c1], K1, [S1, P1], bound, &device, &mut rng);
         // Conv2d weight [c1, 1, 8, 8] from the dense weight [64, c1].
         let w: Tensor<2> = dense.weight.val();
         reference.weight = Param::from_tensor(w.transpose().reshape([c1, 1, K1, K1]));

@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::Activation;
+use super::lenet::MIN_SIDE;
 use crate::config::{ConfigError, at_least_one};
 
-/// The two model families.
+/// The three model families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum ModelKind {
@@ -14,12 +15,15 @@ pub enum ModelKind {
     /// Papernot et al.'s CNN: conv 8×8/2 → maxpool 2/1 → conv 4×4/2 → maxpool 2/1 → dense → dense.
     #[default]
     Cnn,
+    /// DLG's LeNet (Zhu et al. 2019): three 5×5 convs of 12 channels (strides 2, 2, 1) → dense;
+    /// fixed widths; DLG's with sigmoid.
+    Lenet,
 }
 
 /// A complete model description.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
-    /// MLP or CNN.
+    /// MLP, CNN or LeNet.
     pub kind: ModelKind,
     /// Nonlinearity between layers.
     pub activation: Activation,
@@ -50,6 +54,16 @@ impl ModelConfig {
                 "side",
                 self.side,
                 "the CNN needs images of at least 16×16",
+            ));
+        }
+        if self.kind == ModelKind::Lenet && self.side < MIN_SIDE {
+            return Err(ConfigError::invalid(
+                "side",
+                self.side,
+                format!(
+                    "LeNet needs images of at least {MIN_SIDE}×{MIN_SIDE}: its two stride-2 \
+                     convolutions divide the side by 4"
+                ),
             ));
         }
         Ok(())

@@ -8,7 +8,7 @@
 //! configuration that fits is never refused; one that is refused could not have run.
 
 use super::cnn::{conv_sides, feature_side};
-use super::{ModelConfig, ModelKind};
+use super::{ModelConfig, ModelKind, lenet};
 use crate::config::ConfigError;
 
 /// Bytes of one `f32`.
@@ -21,7 +21,7 @@ pub struct Footprint {
     /// Trainable parameters.
     pub parameters: u128,
     /// Floats each example occupies between the layers (input, every layer's output, and for
-    /// the CNN the im2col patches of each convolution).
+    /// the CNN and LeNet the im2col patches of each convolution).
     pub floats_per_example: u128,
     /// The config key of the widest part of the model, named when it does not fit.
     pub widest_key: &'static str,
@@ -95,6 +95,30 @@ impl ModelConfig {
                     widest_key,
                 }
             }
+            ModelKind::Lenet => {
+                let k = (lenet::KERNEL * lenet::KERNEL) as u128;
+                let sides = lenet::conv_sides(self.side);
+                let (mut parameters, mut floats) = (0u128, input);
+                let (mut c_in, mut last) = (1, self.side);
+                for s in sides {
+                    let c = lenet::CHANNELS;
+                    parameters = parameters
+                        .saturating_add(mul(c, c_in).saturating_mul(k))
+                        .saturating_add(c as u128);
+                    floats = floats
+                        .saturating_add(mul(s * s, c_in).saturating_mul(k)) // patches
+                        .saturating_add(mul(c, s * s)); // output
+                    (c_in, last) = (c, s);
+                }
+                let features = lenet::CHANNELS * last * last;
+                let dense = mul(features, self.classes).saturating_add(self.classes as u128);
+                Footprint {
+                    parameters: parameters.saturating_add(dense),
+                    floats_per_example: floats.saturating_add(self.classes as u128),
+                    // Its widths are fixed: only the data (side, classes) sizes it.
+                    widest_key: "kind",
+                }
+            }
         }
     }
 
@@ -157,6 +181,7 @@ impl ModelConfig {
         match key {
             "mlp_hidden" => format!("{:?}", self.mlp_hidden),
             "cnn_channels" => format!("{:?}", self.cnn_channels),
+            "kind" => format!("{:?}", self.kind).to_lowercase(),
             _ => self.cnn_dense.to_string(),
         }
     }
@@ -214,6 +239,33 @@ mod tests {
         // The README's 26,010 for Papernot's CNN, and 784·256 + 256 + 256·10 + 10 for the MLP.
         assert_eq!(config(ModelKind::Cnn).footprint().parameters, 26_010);
         assert_eq!(config(ModelKind::Mlp).footprint().parameters, 203_530);
+        // DLG's LeNet: 12·1·25 + 12, twice 12·12·25 + 12, 588·10 + 10.
+        let lenet = config(ModelKind::Lenet).footprint().parameters;
+        assert_eq!(lenet, 300 + 12 + 2 * (3600 + 12) + 5880 + 10);
+        for kind in [ModelKind::Mlp, ModelKind::Cnn, ModelKind::Lenet] {
+            let c = config(kind);
+            let built = crate::model::Classifier::new(
+                &c,
+                &burn::tensor::Device::flex(),
+                &mut rand::SeedableRng::seed_from_u64(0),
+            );
+            assert_eq!(
+                c.footprint().parameters,
+                burn::module::Module::num_params(&built) as u128,
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn lenets_activations_are_its_patches_and_maps() {
+        // 784 pixels; conv1 196 positions × 25 taps and 12 × 196; conv2 49 × 300 and 12 × 49;
+        // conv3 the same; 10 logits.
+        let floats = 784 + (196 * 25 + 12 * 196) + 2 * (49 * 300 + 12 * 49) + 10;
+        assert_eq!(
+            config(ModelKind::Lenet).footprint().floats_per_example,
+            floats
+        );
     }
 
     #[test]

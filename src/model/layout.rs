@@ -11,8 +11,9 @@
 //!
 //! Names are burn's module paths (the field names `#[derive(Module)]` visits, joined by dots,
 //! with the index of a `Vec` element): `layers.0.weight` for the MLP, `conv1.weight`,
-//! `conv2.bias`, `fc1.weight`, `fc2.bias` for the CNN. The [`Classifier`] variant (`Mlp`,
-//! `Cnn`) is left out: a layout belongs to one model, so the variant adds nothing but length.
+//! `conv2.bias`, `fc1.weight`, `fc2.bias` for the CNN, `conv1.weight` … `conv3.bias`,
+//! `fc.weight`, `fc.bias` for LeNet. The [`Classifier`] variant (`Mlp`, `Cnn`, `Lenet`) is left
+//! out: a layout belongs to one model, so the variant adds nothing but length.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -300,7 +301,7 @@ mod tests {
     #[test]
     fn layouts_name_every_parameter_once_with_its_real_shape() {
         type Expected<'a> = &'a [(&'a str, &'a [usize])];
-        let expected: [(ModelKind, Expected); 2] = [
+        let expected: [(ModelKind, Expected); 3] = [
             (
                 ModelKind::Mlp,
                 &[
@@ -323,6 +324,20 @@ mod tests {
                     ("fc1.bias", &[8]),
                     ("fc2.weight", &[8, 10]),
                     ("fc2.bias", &[10]),
+                ],
+            ),
+            (
+                // burn visits a `Conv2d`'s weight before its bias, and the fields in order.
+                ModelKind::Lenet,
+                &[
+                    ("conv1.weight", &[12, 1, 5, 5]),
+                    ("conv1.bias", &[12]),
+                    ("conv2.weight", &[12, 12, 5, 5]),
+                    ("conv2.bias", &[12]),
+                    ("conv3.weight", &[12, 12, 5, 5]),
+                    ("conv3.bias", &[12]),
+                    ("fc.weight", &[12 * 7 * 7, 10]),
+                    ("fc.bias", &[10]),
                 ],
             ),
         ];
@@ -377,7 +392,7 @@ mod tests {
 
     #[test]
     fn a_snapshot_loaded_into_another_model_gives_back_the_same_weights() {
-        for kind in [ModelKind::Mlp, ModelKind::Cnn] {
+        for kind in [ModelKind::Mlp, ModelKind::Cnn, ModelKind::Lenet] {
             let a = ModelSnapshot::of(&model(kind, 4));
             let b = model(kind, 5);
             assert_ne!(ModelSnapshot::of(&b), a);

@@ -5,8 +5,8 @@ use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
 use rand::rngs::StdRng;
 
-use super::init::uniform_fan_in;
-use super::tape::{TappedLayer, WeightLayout, tapped_dense};
+use super::init::{fan_in_bound, seeded_linear};
+use super::tape::{TappedLayer, tapped_linear};
 use super::{Activation, ModelConfig};
 
 /// Dense layers with the activation between them (none after the last).
@@ -21,10 +21,7 @@ pub struct Mlp {
 
 /// A dense layer with PyTorch-style seeded initialisation.
 pub(super) fn dense(d_in: usize, d_out: usize, device: &Device, rng: &mut StdRng) -> Linear {
-    Linear {
-        weight: uniform_fan_in([d_in, d_out], d_in, device, rng),
-        bias: Some(uniform_fan_in([d_out], d_in, device, rng)),
-    }
+    seeded_linear(d_in, d_out, fan_in_bound(d_in), device, rng)
 }
 
 impl Mlp {
@@ -65,8 +62,7 @@ impl Mlp {
         let mut x: Tensor<3> = images.flatten::<2>(1, 3).unsqueeze_dim(1); // [batch, 1, side²]
         let last = self.layers.len() - 1;
         for (i, layer) in self.layers.iter().enumerate() {
-            let weight = (layer.weight.val(), layer.weight.id, WeightLayout::InOut);
-            x = tapped_dense(x, weight, layer.bias.as_ref(), tapes); // [batch, 1, d_out]
+            x = tapped_linear(x, layer, tapes); // [batch, 1, d_out]
             if i < last {
                 x = self.activation.apply(x);
             }

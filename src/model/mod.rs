@@ -1,6 +1,7 @@
-//! The classifiers every experiment trains and attacks: an MLP and the small tanh CNN of
+//! The classifiers every experiment trains and attacks: an MLP, the small tanh CNN of
 //! Papernot et al. 2021 ("Tempered sigmoid activations for deep learning with differential
-//! privacy"), with widths and activation configurable.
+//! privacy"), with widths and activation configurable, and the LeNet of DLG's experiments
+//! (Zhu et al. 2019, "Deep Leakage from Gradients"), with its activation configurable.
 //!
 //! Parameters are drawn from the run's seeded RNG (see `init.rs`), not from burn's global
 //! generator, so a seed fixes the initial weights on every backend.
@@ -11,6 +12,7 @@ pub mod flat;
 mod footprint;
 mod init;
 mod layout;
+mod lenet;
 mod mlp;
 mod spec;
 mod tape;
@@ -25,6 +27,7 @@ pub use cnn::Cnn;
 pub use config::{ModelConfig, ModelKind};
 pub use footprint::{Footprint, available_memory};
 pub use layout::{ModelDelta, ModelSnapshot, ParamLayout, ParamSpec};
+pub use lenet::Lenet;
 pub use mlp::Mlp;
 pub use spec::ModelSpec;
 pub use tape::{TappedLayer, WeightLayout};
@@ -81,6 +84,8 @@ pub enum Classifier {
     Mlp(Mlp),
     /// Convolutional network.
     Cnn(Cnn),
+    /// DLG's LeNet.
+    Lenet(Lenet),
 }
 
 impl Classifier {
@@ -89,6 +94,7 @@ impl Classifier {
         match config.kind {
             ModelKind::Mlp => Classifier::Mlp(Mlp::new(config, device, rng)),
             ModelKind::Cnn => Classifier::Cnn(Cnn::new(config, device, rng)),
+            ModelKind::Lenet => Classifier::Lenet(Lenet::new(config, device, rng)),
         }
     }
 
@@ -101,6 +107,7 @@ impl Classifier {
         match self {
             Classifier::Mlp(m) => m.forward(images),
             Classifier::Cnn(m) => m.forward(images),
+            Classifier::Lenet(m) => m.forward(images),
         }
     }
 
@@ -111,6 +118,7 @@ impl Classifier {
         match self {
             Classifier::Mlp(m) => m.forward_tapped(images, tapes),
             Classifier::Cnn(m) => m.forward_tapped(images, tapes),
+            Classifier::Lenet(m) => m.forward_tapped(images, tapes),
         }
     }
 }

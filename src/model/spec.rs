@@ -13,7 +13,8 @@ use crate::config::ConfigError;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelSpec {
-    /// Model family: `mlp` or `cnn`.
+    /// Model family: `mlp`, `cnn` or `lenet` (DLG's LeNet, whose widths are fixed: the
+    /// `mlp_hidden`, `cnn_channels` and `cnn_dense` keys do not apply to it).
     pub kind: ModelKind,
     /// Nonlinearity between layers.
     pub activation: Activation,

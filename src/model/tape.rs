@@ -11,7 +11,11 @@
 //! per-example norms and clipped sums.
 
 use burn::module::{Param, ParamId};
+use burn::nn::conv::Conv2d;
+use burn::nn::{Linear, PaddingConfig2d};
 use burn::tensor::Tensor;
+use burn::tensor::module::unfold4d;
+use burn::tensor::ops::UnfoldOptions;
 
 /// How a layer's `[fan_in, fan_out]` weight matrix is stored in its parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +49,7 @@ pub struct TappedLayer {
 /// - `input`: `[batch, positions, fan_in]`
 /// - `weight`: `[fan_in, fan_out]` (already in matrix form)
 /// - output: `[batch, positions, fan_out]`
-pub(super) fn tapped_dense(
+fn tapped_dense(
     input: Tensor<3>,
     weight: (Tensor<2>, ParamId, WeightLayout),
     bias: Option<&Param<Tensor<1>>>,
@@ -72,4 +76,60 @@ pub(super) fn tapped_dense(
         bias: bias.map(|b| b.id),
     });
     out + tap
+}
+
+/// `conv.forward(x)` as unfold + [`tapped_dense`] (im2col), recording the tap: the
+/// convolution's output pixels are the positions, its `[c_out, c_in, kh, kw]` weight the
+/// [`WeightLayout::OutIn`] matrix.
+///
+/// # Shapes
+/// - `x`: `[batch, c_in, h, w]`
+/// - output: `[batch, c_out, oh, ow]`, as `conv.forward`
+///
+/// # Panics
+/// If `conv` is dilated, grouped or padded otherwise than symmetrically (none of ppml's
+/// convolutions is).
+pub(super) fn tapped_conv(x: Tensor<4>, conv: &Conv2d, tapes: &mut Vec<TappedLayer>) -> Tensor<4> {
+    let [batch, c_in, h, w] = x.dims();
+    let [c_out, _, kh, kw] = conv.weight.dims();
+    assert!(
+        conv.dilation == [1, 1] && conv.groups == 1,
+        "ppml's convolutions are neither dilated nor grouped"
+    );
+    let pad = match conv.padding {
+        PaddingConfig2d::Valid => [0, 0],
+        PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => {
+            [top, left]
+        }
+        ref other => panic!("ppml's convolutions are padded symmetrically, not {other:?}"),
+    };
+    let [sh, sw] = conv.stride;
+    let (oh, ow) = (
+        (h + 2 * pad[0] - kh) / sh + 1,
+        (w + 2 * pad[1] - kw) / sw + 1,
+    );
+    let patches = unfold4d(x, [kh, kw], UnfoldOptions::new(conv.stride, pad, [1, 1])) // [batch, c_in·kh·kw, oh·ow]
+        .swap_dims(1, 2); // [batch, oh·ow, c_in·kh·kw]
+    let matrix = conv
+        .weight
+        .val()
+        .reshape([c_out, c_in * kh * kw])
+        .transpose(); // [c_in·kh·kw, c_out]
+    let weight = (matrix, conv.weight.id, WeightLayout::OutIn);
+    tapped_dense(patches, weight, conv.bias.as_ref(), tapes) // [batch, oh·ow, c_out]
+        .reshape([batch, oh, ow, c_out])
+        .permute([0, 3, 1, 2])
+}
+
+/// `layer.forward(x)` through [`tapped_dense`], recording the tap.
+///
+/// # Shapes
+/// - `x`: `[batch, positions, d_in]`; output: `[batch, positions, d_out]`
+pub(super) fn tapped_linear(
+    x: Tensor<3>,
+    layer: &Linear,
+    tapes: &mut Vec<TappedLayer>,
+) -> Tensor<3> {
+    let weight = (layer.weight.val(), layer.weight.id, WeightLayout::InOut);
+    tapped_dense(x, weight, layer.bias.as_ref(), tapes)
 }

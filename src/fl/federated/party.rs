@@ -347,7 +347,7 @@ mod tests {
 
     #[test]
     fn clipped_fedsgd_is_the_mean_of_per_example_clipped_gradients() {
-        for kind in [ModelKind::Mlp, ModelKind::Cnn] {
+        for kind in [ModelKind::Mlp, ModelKind::Cnn, ModelKind::Lenet] {
             let global = model(kind, 4);
             // The batch is the whole shard (in a drawn order), so the oracle sees the same
             // examples. C = 0.05 binds: the unclipped mean is longer than 0.1 (checked below).

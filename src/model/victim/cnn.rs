@@ -14,7 +14,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor};
 
 use super::ops::{MaxPool2, conv_bias_grad, conv_input_grad, conv_weight_grad};
-use super::output_delta;
+use super::{constants, output_delta};
 use crate::model::cnn::{K2, S2, gather_patches};
 use crate::model::{Activation, Cnn};
 
@@ -60,32 +60,17 @@ struct Trace {
 
 /// `(weight, bias)` of a burn `Linear`, detached, on `device`.
 fn dense_of(layer: &burn::nn::Linear, device: &Device) -> Dense {
-    let bias = layer
-        .bias
-        .as_ref()
-        .expect("every dense layer of the CNN has a bias");
-    (
-        layer.weight.val().inner().to_device(device),
-        bias.val().inner().to_device(device),
-    )
+    constants(&layer.weight, layer.bias.as_ref(), device)
 }
 
 impl ExplicitCnn {
     /// The weights of `cnn`, detached, on `device`: constants there, so that only the input
     /// (the attacker's dummy images) can carry gradients.
     pub fn of(cnn: &Cnn, device: &Device) -> Self {
-        let bias = cnn
-            .conv2
-            .bias
-            .as_ref()
-            .expect("the CNN's second convolution has a bias");
         Self {
             conv1: dense_of(&cnn.conv1, device),
             patches: cnn.conv1_patches.clone(),
-            conv2: (
-                cnn.conv2.weight.val().inner().to_device(device),
-                bias.val().inner().to_device(device),
-            ),
+            conv2: constants(&cnn.conv2.weight, cnn.conv2.bias.as_ref(), device),
             fc1: dense_of(&cnn.fc1, device),
             fc2: dense_of(&cnn.fc2, device),
             activation: cnn.activation,

@@ -1,38 +1,23 @@
-//! The LeNet of DLG's experiments (Zhu, Liu & Han 2019, code `models/vision.py`), with its
-//! parameter gradient written explicitly: three 5×5 convolutions of 12 channels (padding 2,
-//! strides 2, 2, 1), a sigmoid after each, then one dense layer to the classes. No pooling and
-//! a smooth activation everywhere: the model DLG recovers images from. Here with one input
-//! channel (Zhu et al. use CIFAR's three): a 28×28 image gives 12·7·7 = 588 features.
+//! The LeNet of DLG's experiments ([`Lenet`], Zhu, Liu & Han 2019, code `models/vision.py`:
+//! three 5×5 convolutions of 12 channels, padding 2, strides 2, 2, 1, the activation after each,
+//! then one dense layer) with its parameter gradient written explicitly. With the sigmoid, no
+//! pooling and a smooth activation everywhere: the model DLG recovers images from.
 //!
-//! Weights and biases are uniform in [−0.5, 0.5], as Zhu et al.'s `weights_init` draws them
-//! (larger than PyTorch's default, which keeps the sigmoids away from saturation).
-//!
-//! The backward pass, per convolution ℓ with input a_{ℓ−1} and output a_ℓ = σ(z_ℓ):
+//! The backward pass, per convolution ℓ with input a_{ℓ−1} and output a_ℓ = f(z_ℓ):
 //! δ_ℓ = ∂L/∂z_ℓ, ∂L/∂W_ℓ = Σ_b δ_ℓ · cols(a_{ℓ−1})ᵀ, ∂L/∂b_ℓ = Σ δ_ℓ, and
-//! δ_{ℓ−1} = convᵀ(δ_ℓ, W_ℓ) ⊙ a_{ℓ−1}(1 − a_{ℓ−1}) (see `ops.rs`).
+//! δ_{ℓ−1} = convᵀ(δ_ℓ, W_ℓ) ⊙ f′ at a_{ℓ−1} (sigmoid: a_{ℓ−1}(1 − a_{ℓ−1})) (see `ops.rs`).
 
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Device, Tensor, TensorData};
-use rand::RngExt;
+use burn::tensor::{Device, Tensor};
 use rand::rngs::StdRng;
 
-use super::ops::{conv_bias_grad, conv_input_grad, conv_out, conv_weight_grad};
-use super::output_delta;
-use crate::model::Activation;
+use super::ops::{conv_bias_grad, conv_input_grad, conv_weight_grad};
+use super::{constants, output_delta};
+use crate::model::lenet::{KERNEL, PAD, STRIDES};
+use crate::model::{Activation, Lenet, ModelKind, ModelSpec};
 
-/// Output channels of every convolution.
-const CHANNELS: usize = 12;
-/// Kernel side of every convolution.
-const KERNEL: usize = 5;
-/// Zero padding of every convolution (`KERNEL / 2`).
-const PAD: usize = 2;
-/// Strides of the three convolutions.
-const STRIDES: [usize; 3] = [2, 2, 1];
-/// Half-width of the uniform initialisation, Zhu et al.'s `uniform_(-0.5, 0.5)`.
-const INIT: f64 = 0.5;
-
-/// DLG's sigmoid LeNet, its weights constants, its parameter gradient written explicitly.
+/// DLG's LeNet, its weights constants, its parameter gradient written explicitly.
 #[derive(Debug, Clone)]
 pub struct ExplicitLenet {
     /// `(weight [12, c_in, 5, 5], bias [12])` per convolution, `c_in` 1 then 12.
@@ -40,35 +25,44 @@ pub struct ExplicitLenet {
     /// `(weight [588, classes], bias [classes])` for 28×28 input (`[d_in, d_out]`, as burn's
     /// `Linear`).
     dense: (Tensor<2>, Tensor<1>),
-}
-
-/// A tensor of `shape` uniform in [−`INIT`, `INIT`], drawn from `rng` in row-major order.
-fn uniform<const D: usize>(shape: [usize; D], device: &Device, rng: &mut StdRng) -> Tensor<D> {
-    let n: usize = shape.iter().product();
-    let values: Vec<f64> = (0..n).map(|_| rng.random_range(-INIT..INIT)).collect();
-    Tensor::from_data(TensorData::new(values, shape), device)
+    /// The nonlinearity after every convolution.
+    activation: Activation,
 }
 
 impl ExplicitLenet {
-    /// A LeNet for `side × side` one-channel images and `classes` outputs, every parameter drawn
-    /// from `rng` in the order of [`ExplicitLenet::gradients`].
-    pub fn new(classes: usize, side: usize, device: &Device, rng: &mut StdRng) -> Self {
-        let mut convs = Vec::with_capacity(STRIDES.len());
-        let mut s = side;
-        let mut c_in = 1;
-        for stride in STRIDES {
-            let weight = uniform([CHANNELS, c_in, KERNEL, KERNEL], device, rng);
-            let bias = uniform([CHANNELS], device, rng);
-            convs.push((weight, bias));
-            s = conv_out(s, KERNEL, stride, PAD);
-            c_in = CHANNELS;
+    /// The weights of `lenet`, detached, on `device`: constants there, so that only the input
+    /// (the attacker's dummy images) can carry gradients.
+    pub fn of(lenet: &Lenet, device: &Device) -> Self {
+        let convs = lenet
+            .convs()
+            .into_iter()
+            .map(|conv| constants(&conv.weight, conv.bias.as_ref(), device))
+            .collect();
+        Self {
+            convs,
+            dense: constants(&lenet.fc.weight, lenet.fc.bias.as_ref(), device),
+            activation: lenet.activation,
         }
-        let features = CHANNELS * s * s; // 588 for side 28
-        let dense = (
-            uniform([features, classes], device, rng),
-            uniform([classes], device, rng),
-        );
-        Self { convs, dense }
+    }
+
+    /// A fresh LeNet with `activation` for `side × side` one-channel images and `classes`
+    /// outputs, drawn from `rng` as [`Lenet::new`] draws it (`Sigmoid`: DLG's model).
+    pub fn new(
+        activation: Activation,
+        classes: usize,
+        side: usize,
+        device: &Device,
+        rng: &mut StdRng,
+    ) -> Self {
+        let spec = ModelSpec {
+            kind: ModelKind::Lenet,
+            activation,
+            ..ModelSpec::default()
+        };
+        Self::of(
+            &Lenet::new(&spec.for_data(side, classes), device, rng),
+            device,
+        )
     }
 
     /// The same weights on `device` (the autodiff device, to attack through them).
@@ -83,6 +77,7 @@ impl ExplicitLenet {
                 self.dense.0.clone().to_device(device),
                 self.dense.1.clone().to_device(device),
             ),
+            activation: self.activation,
         }
     }
 
@@ -124,7 +119,7 @@ impl ExplicitLenet {
         self.param_sizes().iter().sum()
     }
 
-    /// The input of every convolution (the images, then each sigmoid output), the input of
+    /// The input of every convolution (the images, then each activation's output), the input of
     /// the dense layer, and the logits.
     ///
     /// # Shapes
@@ -137,7 +132,9 @@ impl ExplicitLenet {
         for ((w, b), stride) in self.convs.iter().zip(STRIDES) {
             inputs.push(x.clone());
             let options = ConvOptions::new([stride, stride], [PAD, PAD], [1, 1], 1);
-            x = Activation::Sigmoid.apply(conv2d(x, w.clone(), Some(b.clone()), options));
+            x = self
+                .activation
+                .apply(conv2d(x, w.clone(), Some(b.clone()), options));
         }
         let (w, b) = &self.dense;
         let flat: Tensor<2> = x.clone().flatten(1, 3); // [batch, 588]
@@ -154,13 +151,14 @@ impl ExplicitLenet {
     }
 
     /// ∇θ of the mean soft-label cross-entropy of `images` under `labels` (`[batch, classes]`,
-    /// rows summing to 1), one flat tensor per parameter: for each convolution its weight
-    /// (row-major `[12, c_in, 5, 5]`) then its bias, then the dense weight (row-major
-    /// `[588, classes]`) and bias. Differentiable in `images` and `labels`.
+    /// rows summing to 1), one flat tensor per parameter in the order of
+    /// [`crate::model::flat::to_flat`] on the [`Lenet`] (that of a federated update): for each
+    /// convolution its weight (row-major `[12, c_in, 5, 5]`) then its bias, then the dense
+    /// weight (row-major `[588, classes]`) and bias. Differentiable in `images` and `labels`.
     pub fn gradients(&self, images: Tensor<4>, labels: Tensor<2>) -> Vec<Tensor<1>> {
         let [batch, ..] = images.dims();
         let (inputs, features, logits) = self.trace(images);
-        let sigmoid = Activation::Sigmoid;
+        let act = self.activation;
         let delta = output_delta(logits, labels, batch); // [batch, classes]
         let mut grads = Vec::with_capacity(2 * self.convs.len() + 2);
 
@@ -170,7 +168,7 @@ impl ExplicitLenet {
         grads.push(flat.transpose().matmul(delta.clone()).flatten::<1>(0, 1));
         let back = delta.matmul(w.clone().transpose()); // [batch, 588]
         let mut delta: Tensor<4> =
-            back.reshape(features.dims()) * sigmoid.derivative_from_output(features); // [batch, 12, 7, 7]
+            back.reshape(features.dims()) * act.derivative_from_output(features); // [batch, 12, 7, 7]
 
         for (i, ((w, _), stride)) in self.convs.iter().zip(STRIDES).enumerate().rev() {
             let input = &inputs[i];
@@ -178,10 +176,10 @@ impl ExplicitLenet {
             let dw = conv_weight_grad(input.clone(), delta.clone(), KERNEL, stride, PAD);
             grads.push(dw.flatten::<1>(0, 3));
             if i > 0 {
-                // Back through this convolution, then the sigmoid that produced its input.
+                // Back through this convolution, then the activation that produced its input.
                 let [.., side, _] = input.dims();
                 let back = conv_input_grad(delta, w.clone(), stride, PAD, side); // like `input`
-                delta = back * sigmoid.derivative_from_output(input.clone());
+                delta = back * act.derivative_from_output(input.clone());
             }
         }
         grads.reverse();
@@ -197,8 +195,9 @@ mod tests {
     #[test]
     fn a_seed_fixes_the_weights_and_they_lie_in_zhu_et_als_range() {
         let device = Device::flex();
-        let a = ExplicitLenet::new(10, 28, &device, &mut StdRng::seed_from_u64(1));
-        let b = ExplicitLenet::new(10, 28, &device, &mut StdRng::seed_from_u64(1));
+        let sigmoid = Activation::Sigmoid;
+        let a = ExplicitLenet::new(sigmoid, 10, 28, &device, &mut StdRng::seed_from_u64(1));
+        let b = ExplicitLenet::new(sigmoid, 10, 28, &device, &mut StdRng::seed_from_u64(1));
         assert_eq!(a.num_params(), 300 + 12 + 2 * (3600 + 12) + 5880 + 10);
         for (p, q) in a.parameters().into_iter().zip(b.parameters()) {
             let (p, q) = (p.into_data(), q.into_data());
@@ -211,7 +210,8 @@ mod tests {
     #[test]
     fn the_logits_of_a_28_pixel_batch_have_one_row_per_image() {
         let device = Device::flex();
-        let lenet = ExplicitLenet::new(10, 28, &device, &mut StdRng::seed_from_u64(2));
+        let mut rng = StdRng::seed_from_u64(2);
+        let lenet = ExplicitLenet::new(Activation::Tanh, 10, 28, &device, &mut rng);
         let images = Tensor::<4>::ones([3, 1, 28, 28], &device);
         assert_eq!(lenet.forward(images).dims(), [3, 10]);
     }

@@ -4,7 +4,7 @@
 
 use burn::tensor::{Device, Tensor};
 
-use super::output_delta;
+use super::{constants, output_delta};
 use crate::model::{Activation, Mlp};
 
 /// An MLP's weights as constants, with its parameter gradient written explicitly.
@@ -22,17 +22,7 @@ impl ExplicitMlp {
         let layers = mlp
             .layers
             .iter()
-            .map(|layer| {
-                let weight = layer.weight.val().inner().to_device(device);
-                let bias = layer
-                    .bias
-                    .as_ref()
-                    .expect("every dense layer of the MLP has a bias")
-                    .val()
-                    .inner()
-                    .to_device(device);
-                (weight, bias)
-            })
+            .map(|layer| constants(&layer.weight, layer.bias.as_ref(), device))
             .collect();
         Self {
             layers,

@@ -13,15 +13,17 @@
 //! The loss is the mean cross-entropy over the batch with soft labels (rows summing to 1), as
 //! DLG optimises dummy labels too: for logits z and labels y, ∂L/∂z = (softmax(z) − y) / B.
 //!
-//! Three victims: [`ExplicitMlp`] (`mlp.rs`), [`ExplicitLenet`] (`lenet.rs`, the sigmoid LeNet
-//! of DLG's experiments) and [`ExplicitCnn`] (`cnn.rs`, the project's Papernot et al. tanh
-//! CNN). The convolution and max-pool backward steps they share are in `ops.rs`.
+//! Three victims, one per [`Classifier`] kind: [`ExplicitMlp`] (`mlp.rs`), [`ExplicitLenet`]
+//! (`lenet.rs`, the LeNet of DLG's experiments) and [`ExplicitCnn`] (`cnn.rs`, the project's
+//! Papernot et al. tanh CNN). The convolution and max-pool backward steps they share are in
+//! `ops.rs`.
 
 mod cnn;
 mod lenet;
 mod mlp;
 mod ops;
 
+use burn::module::Param;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 
@@ -40,6 +42,8 @@ pub enum Victim {
     /// Papernot et al.'s CNN (max-pool backward as a mask). Boxed: it is several times the
     /// MLP's size, and one victim exists per attacked gradient.
     Cnn(Box<ExplicitCnn>),
+    /// DLG's LeNet (three convolutions, no pooling, then dense). Boxed like the CNN.
+    Lenet(Box<ExplicitLenet>),
 }
 
 impl Victim {
@@ -48,6 +52,7 @@ impl Victim {
         match model {
             Classifier::Mlp(m) => Victim::Mlp(ExplicitMlp::of(m, device)),
             Classifier::Cnn(c) => Victim::Cnn(Box::new(ExplicitCnn::of(c, device))),
+            Classifier::Lenet(l) => Victim::Lenet(Box::new(ExplicitLenet::of(l, device))),
         }
     }
 
@@ -56,6 +61,7 @@ impl Victim {
         match self {
             Victim::Mlp(m) => Victim::Mlp(m.to_device(device)),
             Victim::Cnn(c) => Victim::Cnn(Box::new(c.to_device(device))),
+            Victim::Lenet(l) => Victim::Lenet(Box::new(l.to_device(device))),
         }
     }
 
@@ -64,6 +70,7 @@ impl Victim {
         match self {
             Victim::Mlp(m) => m.param_sizes(),
             Victim::Cnn(c) => c.param_sizes(),
+            Victim::Lenet(l) => l.param_sizes(),
         }
     }
 
@@ -77,6 +84,7 @@ impl Victim {
         match self {
             Victim::Mlp(m) => m.forward(images),
             Victim::Cnn(c) => c.forward(images),
+            Victim::Lenet(l) => l.forward(images),
         }
     }
 
@@ -86,8 +94,23 @@ impl Victim {
         match self {
             Victim::Mlp(m) => m.gradients(images, labels),
             Victim::Cnn(c) => c.gradients(images, labels),
+            Victim::Lenet(l) => l.gradients(images, labels),
         }
     }
+}
+
+/// A layer's `(weight, bias)`, detached, on `device`: constants there, so that only the input
+/// (the attacker's dummy images) can carry gradients.
+fn constants<const D: usize>(
+    weight: &Param<Tensor<D>>,
+    bias: Option<&Param<Tensor<1>>>,
+    device: &Device,
+) -> (Tensor<D>, Tensor<1>) {
+    let bias = bias.expect("every layer of ppml's classifiers has a bias");
+    (
+        weight.val().inner().to_device(device),
+        bias.val().inner().to_device(device),
+    )
 }
 
 /// ∂L/∂z of the mean soft-label cross-entropy at the logits: (softmax(z) − y) / B.

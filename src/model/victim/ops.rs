@@ -19,11 +19,6 @@ use burn::tensor::module::{conv_transpose2d, unfold4d};
 use burn::tensor::ops::{ConvTransposeOptions, PadMode, UnfoldOptions};
 use burn::tensor::{Bool, Tensor};
 
-/// Output side of a convolution: ⌊(side + 2·pad − kernel) / stride⌋ + 1.
-pub(super) const fn conv_out(side: usize, kernel: usize, stride: usize, pad: usize) -> usize {
-    (side + 2 * pad - kernel) / stride + 1
-}
-
 /// ∂L/∂W of a convolution of `input` whose output has error `delta`: Σ_b δ_b · cols(x_b)ᵀ, as
 /// one matmul over every batch position.
 ///
