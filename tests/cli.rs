@@ -211,3 +211,71 @@ fn bench_with_zero_steps_exits_2() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn bench_dlg_reports_its_setup_and_figures_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("dlg.json");
+    let assert = ppml(dir.path())
+        .args(["bench", "dlg", "--batch", "1,2", "--seeds", "2"])
+        .args([
+            "--max-evals",
+            "6",
+            "--warmup",
+            "1",
+            "--evals",
+            "3",
+            "--json",
+        ])
+        .arg(&json)
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
+    assert!(stdout.contains("flex batch 2: "), "{stdout}");
+    assert!(stdout.contains("  seed 1: "), "{stdout}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["benchmark"], "dlg");
+    assert_eq!(v["build_profile"], "debug");
+    assert_eq!(v["setup"]["optimizer"]["history_size"], 100);
+    let rows = v["results"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1]["settings"]["batch"], 2);
+    assert_eq!(rows[1]["evaluation"]["evaluations"], 3);
+    assert!(rows[1]["evaluation"]["median_ms"].as_f64().unwrap() > 0.0);
+    let runs = rows[1]["attacks"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[1]["seed"], 1);
+    assert!(runs[1]["evals_total"].as_u64().unwrap() <= 6);
+}
+
+#[test]
+fn bench_dlg_with_bad_settings_exits_2_and_names_the_flag() {
+    for (flag, value, name) in [
+        ("--batch", "0", "batch"),
+        ("--batch", "17", "batch"),
+        ("--evals", "0", "evals"),
+        ("--max-evals", "0", "max_evals"),
+        ("--seeds", "0", "seeds"),
+        ("--threshold", "0", "threshold"),
+        ("--threshold", "-1", "threshold"),
+        ("--threshold", "NaN", "threshold"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("dlg.json");
+        let assert = ppml(dir.path())
+            .args(["bench", "dlg", flag, value, "--json"])
+            .arg(&json)
+            .assert()
+            .code(2);
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        assert!(
+            stderr.contains(&format!("invalid {name} = ")),
+            "{flag} {value}: {stderr}"
+        );
+        assert!(
+            !json.exists(),
+            "{flag} {value}: nothing is measured or written"
+        );
+    }
+}

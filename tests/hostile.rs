@@ -168,6 +168,25 @@ fn accountant_and_bench_answer_huge_values_of_every_numeric_flag() {
             ("--warmup", &[HUGE, "-1"]),
         ],
     );
+    every_value_is_answered(
+        &[
+            "bench",
+            "dlg",
+            "--max-evals",
+            "3",
+            "--warmup",
+            "0",
+            "--evals",
+            "1",
+        ],
+        &[
+            ("--batch", COUNT),
+            ("--seeds", COUNT),
+            ("--evals", &[HUGE, "-1"]),
+            ("--warmup", &[HUGE, "-1"]),
+            ("--threshold", &["1e308", "-1", "1e-308", "inf"]),
+        ],
+    );
 }
 
 #[test]

@@ -78,6 +78,40 @@ pub enum BenchCommand {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// DLG against the 784-256-10 sigmoid MLP, measured as the peer figures were: median time
+    /// of one loss-and-gradient evaluation, and L-BFGS evaluations and seconds until the image
+    /// MSE is below the threshold.
+    Dlg(DlgBenchArgs),
+}
+
+/// `ppml bench dlg`.
+#[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
+pub struct DlgBenchArgs {
+    /// Batch sizes, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,4")]
+    pub batch: Vec<usize>,
+    /// Attack runs per batch size (seeds 0, 1, …).
+    #[arg(long, default_value_t = 3)]
+    pub seeds: usize,
+    /// Evaluations an attack run may make.
+    #[arg(long, default_value_t = 300)]
+    pub max_evals: usize,
+    /// A run succeeds at the first accepted iterate with image MSE below this.
+    #[arg(long, default_value_t = 1e-4)]
+    pub threshold: f64,
+    /// Untimed evaluations first.
+    #[arg(long, default_value_t = 5)]
+    pub warmup: usize,
+    /// Timed evaluations.
+    #[arg(long, default_value_t = 50)]
+    pub evals: usize,
+    /// Backends to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "flex")]
+    pub backend: Vec<Backend>,
+    /// Also write the setup and figures as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 /// Experiments. Planned, not yet available: `global-model-attack` (an imprint layer leaks

@@ -65,6 +65,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             json,
             &progress,
         ),
+        Command::Bench(BenchCommand::Dlg(args)) => bench::bench_dlg(args),
         Command::Data(DataCommand::Check {
             name,
             data_dir,

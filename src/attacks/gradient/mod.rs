@@ -12,6 +12,7 @@
 //! - [`ig`]: Inverting Gradients, cosine matching with a total-variation prior by signed Adam.
 
 pub mod analytic;
+pub mod bench;
 pub mod dlg;
 pub mod ig;
 pub mod labels;
