@@ -59,3 +59,33 @@ pub fn evaluate(model: &Classifier, data: &Dataset, device: &Device) -> Evaluati
         accuracy: correct as f64 / n,
     }
 }
+
+/// The mean of `model`'s predicted class distribution (softmax of the logits) over `data`, one
+/// entry per class: what a server that owns public data expects a batch's predictions to
+/// average (the offset of the label-count rule in `attacks::gradient::labels`).
+pub fn mean_softmax(model: &Classifier, data: &Dataset, device: &Device) -> Vec<f64> {
+    let model = model.valid();
+    let all: Vec<usize> = (0..data.len()).collect();
+    let mut sum: Option<Tensor<1>> = None;
+    for chunk in all.chunks(EVAL_BATCH) {
+        let (images, _) = batch_tensors(data, chunk, device);
+        let p = burn::tensor::activation::softmax(model.forward(images), 1)
+            .sum_dim(0)
+            .flatten::<1>(0, 1);
+        sum = Some(match sum {
+            Some(s) => s + p,
+            None => p,
+        });
+    }
+    let n = data.len().max(1) as f64;
+    sum.map(|s| {
+        s.into_data()
+            .convert::<f64>()
+            .try_into_vec::<f64>()
+            .expect("float probabilities")
+            .into_iter()
+            .map(|v| v / n)
+            .collect()
+    })
+    .unwrap_or_default()
+}

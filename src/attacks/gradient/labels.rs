@@ -6,13 +6,17 @@
 //! for class c is (Σ_b p_bc − n_c) / B, where n_c counts class c in the batch: negative for every
 //! class present (while the model is unsure), about −1/B more negative per extra occurrence.
 //!
-//! [`labels_from_bias`] counts labels the "bias-corrected" way of Geiping et al.'s breaching
-//! (after Wainakh et al. 2022, "User-Level Label Leakage from Gradients in Federated
-//! Learning"): every class with a negative entry once; the mean impact of one image,
-//! m = (Σ of the negative entries) / B, is subtracted from each of them; then, until there are
-//! B labels, the class with the smallest entry again, subtracting m each time. At batch 1 it is
-//! iDLG's rule. The labels are a multiset: which image carries which one is left to the image
-//! search.
+//! A negative entry proves its class is in the batch (n_c > Σ_b p_bc ≥ 0). But a class present
+//! once is negative only while the others give it less than one image's worth of probability:
+//! at B = 16 and p ≈ 0.1 its entry is (1.6 − 1)/16 > 0. Counting therefore needs the offset
+//! Σ_b p_bc, which Wainakh et al. 2022 ("User-Level Label Leakage from Gradients in Federated
+//! Learning") estimate from the model's predictions on data the attacker holds.
+//! [`labels_from_bias`] does so when the view carries the broadcast model's mean softmax p̄ on
+//! the server's public images: the expected count of class c is B·(p̄_c − g_c); every negative
+//! class gets one label first (certain), then, until there are B, the class with the largest
+//! remaining expected count, one at a time. Without p̄ it falls back to the "bias-corrected" rule
+//! of Geiping et al.'s breaching ([`bias_corrected_counts`]). Both are iDLG's rule at batch 1.
+//! The labels are a multiset: which image carries which one is left to the image search.
 
 use super::GradientView;
 
@@ -24,7 +28,30 @@ pub fn label_at_batch_one(view: &GradientView) -> usize {
 
 /// B labels for the batch of B behind the view's gradient (see the module docs).
 pub fn labels_from_bias(view: &GradientView) -> Vec<usize> {
-    bias_corrected_counts(&view.last_bias_gradient(), view.batch_size())
+    let bias = view.last_bias_gradient();
+    match view.public_softmax() {
+        Some(mean) => expected_counts(&bias, mean, view.batch_size()),
+        None => bias_corrected_counts(&bias, view.batch_size()),
+    }
+}
+
+/// The label multiset of `batch` images from the last layer's bias gradient `bias` and the
+/// model's mean softmax `mean` on public data: each negative class once, then the largest
+/// remaining expected count B·(p̄_c − g_c), one label at a time.
+pub fn expected_counts(bias: &[f64], mean: &[f64], batch: usize) -> Vec<usize> {
+    let b = batch as f64;
+    let mut expected: Vec<f64> = bias.iter().zip(mean).map(|(g, p)| b * (p - g)).collect();
+    let mut labels: Vec<usize> = (0..bias.len()).filter(|&c| bias[c] < 0.0).collect();
+    labels.truncate(batch);
+    for &c in &labels {
+        expected[c] -= 1.0;
+    }
+    while labels.len() < batch {
+        let c = argmax(&expected);
+        labels.push(c);
+        expected[c] -= 1.0;
+    }
+    labels
 }
 
 /// The bias-corrected label multiset of `batch` images from the last layer's bias gradient
@@ -49,6 +76,16 @@ pub fn bias_corrected_counts(bias: &[f64], batch: usize) -> Vec<usize> {
     labels
 }
 
+/// The index of the largest value.
+fn argmax(values: &[f64]) -> usize {
+    values
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(class, _)| class)
+        .expect("a model has at least one class")
+}
+
 /// The index of the smallest value.
 fn argmin(values: &[f64]) -> usize {
     values
@@ -63,8 +100,8 @@ fn argmin(values: &[f64]) -> usize {
 mod tests {
     use super::*;
 
-    /// The bias gradient of a batch with confident-but-wrong-nowhere predictions p (uniform over
-    /// 4 classes): (Σ_b p − n_c) / B.
+    /// The bias gradient of a batch whose predictions are uniform over the classes:
+    /// (Σ_b p − n_c) / B.
     fn bias_of(labels: &[usize], classes: usize) -> Vec<f64> {
         let b = labels.len() as f64;
         (0..classes)
@@ -103,6 +140,24 @@ mod tests {
             sorted(bias_corrected_counts(&bias_of(&truth, 10), 4)),
             vec![1, 1, 1, 2]
         );
+    }
+
+    /// A batch of 16 under a model that gives every class 0.1: a class present once has a
+    /// positive entry, (1.6 − 1)/16, which the bias-corrected rule cannot see and the expected
+    /// counts can.
+    #[test]
+    fn expected_counts_find_the_labels_whose_entries_are_positive() {
+        let truth = [0, 0, 0, 0, 1, 1, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9];
+        let bias = bias_of(&truth, 10);
+        assert!(
+            bias[3] > 0.0,
+            "class 3 is present once and positive: {}",
+            bias[3]
+        );
+        let mean = vec![0.1; 10];
+        assert_eq!(sorted(expected_counts(&bias, &mean, 16)), truth.to_vec());
+        assert_ne!(sorted(bias_corrected_counts(&bias, 16)), truth.to_vec());
+        assert_eq!(expected_counts(&bias_of(&[7], 10), &mean, 1), vec![7]);
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub struct GradientView {
     gradient: Vec<Tensor<1>>,
     batch_size: usize,
     side: usize,
+    public_softmax: Option<Vec<f64>>,
 }
 
 impl GradientView {
@@ -65,7 +66,20 @@ impl GradientView {
             gradient,
             batch_size,
             side,
+            public_softmax: None,
         }
+    }
+
+    /// The same view, with the broadcast model's mean softmax on public data the server owns
+    /// (see `labels.rs`): no private input, the server's own model on its own images.
+    pub fn with_public_softmax(mut self, mean_softmax: Vec<f64>) -> Self {
+        self.public_softmax = Some(mean_softmax);
+        self
+    }
+
+    /// The broadcast model's mean softmax on the server's public data, when it computed one.
+    pub fn public_softmax(&self) -> Option<&[f64]> {
+        self.public_softmax.as_deref()
     }
 
     /// The broadcast model.

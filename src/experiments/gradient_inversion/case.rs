@@ -97,6 +97,15 @@ pub fn enumerate(spec: &InversionSpec) -> Vec<CaseId> {
     out
 }
 
+/// What the server knows from its own public data (the test split), never from a party.
+#[derive(Debug, Clone, Copy)]
+pub struct Public<'a> {
+    /// The mean public image: RDLV's prior.
+    pub prior: &'a [f32],
+    /// The broadcast model's mean softmax on the public images: the label-count offset.
+    pub mean_softmax: &'a [f64],
+}
+
 /// Every case of one round: each target the server holds under the round's protocol, each
 /// attack that applies to it.
 pub fn attack_round(
@@ -104,13 +113,15 @@ pub fn attack_round(
     seed: usize,
     round: RoundSpec,
     fl: &Round,
-    prior: &[f32],
+    public: Public<'_>,
     rt: &mut Runtime<'_>,
     staged: &Staged,
 ) -> Result<Vec<CaseRecord>> {
+    let prior = public.prior;
     let mut records = Vec::new();
     for &target in Target::of(round.aggregation) {
         let (view, originals) = view(config, fl, target, round.side, rt.device)?;
+        let view = view.with_public_softmax(public.mean_softmax.to_vec());
         for &attack in &config.inversion.attacks {
             if !attack.applies_to(view.batch_size()) {
                 continue;

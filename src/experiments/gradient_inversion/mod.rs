@@ -24,7 +24,7 @@ use crate::Result;
 use crate::config::MovedKey;
 use crate::report::METRICS;
 use crate::runtime::Runtime;
-use crate::train::evaluate;
+use crate::train::{evaluate, mean_softmax};
 
 pub use case::CaseRecord;
 pub use config::{GradientInversionConfig, InversionAttack, InversionSpec};
@@ -109,7 +109,8 @@ pub fn run(
         .iter()
         .map(|&e| round::local_noise_multiplier(&config.inversion, e))
         .collect::<Result<Vec<_>>>()?;
-    // The attacker's prior, for RDLV: the mean image of public data (the test split).
+    // The server's public data is the test split: RDLV's prior is its mean image, and the
+    // label counts' offset the broadcast model's mean softmax on it.
     let test = config.data.test_part(&splits.test);
     let prior = round::mean_image(&test);
     let (device, progress) = (ctx.device.clone(), ctx.options.progress);
@@ -139,8 +140,12 @@ pub fn run(
                 // How far the federation had trained the model it broadcast: measurement only.
                 let broadcast = round::broadcast_model(&config, &fl, round.side, &device);
                 let accuracy = evaluate(&broadcast, &test, &device).accuracy;
+                let public = case::Public {
+                    prior: &prior,
+                    mean_softmax: &mean_softmax(&broadcast, &test, &device),
+                };
                 let mut rt = Runtime::new(&device, &mut rng, &progress);
-                let done = case::attack_round(&config, seed, round, &fl, &prior, &mut rt, &staged)?;
+                let done = case::attack_round(&config, seed, round, &fl, public, &mut rt, &staged)?;
                 bar.inc(done.len() as u64);
                 cases.extend(done.into_iter().map(|c| CaseRecord {
                     model_accuracy: accuracy,
