@@ -3,6 +3,7 @@
 
 #[macro_use]
 mod say;
+mod allocator;
 mod cli;
 mod commands;
 
@@ -11,6 +12,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    allocator::keep_freed_memory();
     let cli = cli::Cli::parse();
     match commands::dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
