@@ -227,8 +227,8 @@ fn a_partys_gradient_leaks_its_image_and_its_masked_upload_does_not() {
     );
     // Every case has its grid and arrays: [n, 28, 28] float32.
     for c in cases {
-        let name = c["name"].as_str().unwrap();
-        let file = |suffix: &str| dir.path().join("gi").join(format!("{name}-{suffix}"));
+        let case_dir = c["dir"].as_str().unwrap();
+        let file = |name: &str| dir.path().join("gi").join(case_dir).join(name);
         let png = std::fs::read(file("grid.png")).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         let npy = std::fs::read(file("reconstructions.npy")).unwrap();

@@ -8,6 +8,7 @@
 //! would have nowhere to get them from.
 
 pub mod gradient;
+pub mod imprint;
 pub mod membership;
 
 use crate::Result;

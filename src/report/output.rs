@@ -147,10 +147,15 @@ pub struct Staged {
 
 impl Staged {
     /// Where to write the staged file `name` (one of the names given to
-    /// [`OutputDir::prepare`]).
+    /// [`OutputDir::prepare`]; `case/grid.png` puts it in a subfolder, created here).
     pub fn path(&self, name: &str) -> PathBuf {
         debug_assert!(self.output.files.iter().any(|f| f == name), "{name}");
-        self.dir.join(name)
+        let path = self.dir.join(name);
+        if let Some(parent) = path.parent() {
+            // Failing here surfaces as the error of the write that follows.
+            let _ = std::fs::create_dir_all(parent);
+        }
+        path
     }
 
     /// Serializes `value` as pretty JSON into the staged file `name`.
@@ -215,16 +220,21 @@ impl Staged {
         std::fs::create_dir(&old).map_err(io_error(&old))?;
         let mut moved_aside = Vec::new();
         let mut placed = Vec::new();
+        // Subfolders of the output folder this commit creates (a case's folder).
+        let mut made = Vec::new();
         let result = (|| -> Result<(), ReportError> {
             for name in order.iter().rev() {
                 let target = out.join(name);
                 if target.exists() {
-                    std::fs::rename(&target, old.join(name)).map_err(io_error(&target))?;
+                    let aside = old.join(name);
+                    make_parent(&aside, None)?;
+                    std::fs::rename(&target, aside).map_err(io_error(&target))?;
                     moved_aside.push(name.clone());
                 }
             }
             for name in &order {
                 let target = out.join(name);
+                make_parent(&target, Some(&mut made))?;
                 std::fs::rename(self.dir.join(name), &target).map_err(io_error(&target))?;
                 placed.push(name.clone());
             }
@@ -237,6 +247,9 @@ impl Staged {
             for name in &moved_aside {
                 let _ = std::fs::rename(old.join(name), out.join(name));
             }
+            for dir in made.iter().rev() {
+                let _ = std::fs::remove_dir(dir);
+            }
         } else {
             self.output.committed = true;
         }
@@ -244,6 +257,28 @@ impl Staged {
         self.dir = PathBuf::new();
         result
     }
+}
+
+/// Creates the missing folders above `path`, recording in `made` (outermost first) the ones it
+/// created.
+fn make_parent(path: &Path, made: Option<&mut Vec<PathBuf>>) -> Result<(), ReportError> {
+    let Some(parent) = path.parent() else {
+        return Ok(());
+    };
+    let mut missing = Vec::new();
+    let mut at = parent;
+    while !at.exists() {
+        missing.push(at.to_path_buf());
+        match at.parent() {
+            Some(p) => at = p,
+            None => break,
+        }
+    }
+    std::fs::create_dir_all(parent).map_err(io_error(parent))?;
+    if let Some(made) = made {
+        made.extend(missing.into_iter().rev());
+    }
+    Ok(())
 }
 
 impl Drop for Staged {
@@ -329,6 +364,35 @@ mod tests {
             std::fs::read_to_string(out.join("model.bpk")).unwrap(),
             "m1"
         );
+    }
+
+    #[test]
+    fn files_in_subfolders_commit_and_a_failed_commit_removes_the_folders_it_made() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let files = ["case-a/grid.png", "case-b/grid.png", METRICS];
+        let staged = OutputDir::prepare(&out, &files).unwrap().stage().unwrap();
+        std::fs::write(staged.path("case-a/grid.png"), "a1").unwrap();
+        std::fs::write(staged.path("case-b/grid.png"), "b1").unwrap();
+        staged.write_json(METRICS, &"r1").unwrap();
+        staged.commit().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(out.join("case-b/grid.png")).unwrap(),
+            "b1"
+        );
+        // A second run with a new case fails at its last rename: the new case's folder goes,
+        // the old files come back.
+        let files = ["case-a/grid.png", "case-c/grid.png", METRICS];
+        let staged = OutputDir::prepare(&out, &files).unwrap().stage().unwrap();
+        std::fs::write(staged.path("case-a/grid.png"), "a2").unwrap();
+        std::fs::write(staged.path("case-c/grid.png"), "c2").unwrap();
+        assert!(staged.commit().is_err());
+        assert_eq!(
+            std::fs::read_to_string(out.join("case-a/grid.png")).unwrap(),
+            "a1"
+        );
+        assert!(!out.join("case-c").exists());
+        assert_eq!(names(&out), ["case-a", "case-b", "metrics.json"]);
     }
 
     #[test]

@@ -21,6 +21,13 @@ use crate::report::Staged;
 use crate::report::grid::image_grid_png;
 use crate::runtime::Runtime;
 
+/// A case's image grid: originals above their matched reconstructions.
+const GRID: &str = "grid.png";
+/// A case's originals, float32 `[n, side, side]`, in the matched order.
+const ORIGINALS: &str = "originals.npy";
+/// A case's reconstructions, float32 `[n, side, side]`, matched to the originals.
+const RECONSTRUCTIONS: &str = "reconstructions.npy";
+
 /// Names one case.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CaseId {
@@ -39,7 +46,7 @@ pub struct CaseId {
 }
 
 impl CaseId {
-    /// `b1-plain-party-dlg-s0`: the prefix of the case's files.
+    /// `b1-plain-party-dlg-s0`: the case's folder.
     pub fn name(&self) -> String {
         let dp = if self.epsilon.is_finite() {
             format!("-eps{}", self.epsilon)
@@ -56,11 +63,12 @@ impl CaseId {
         )
     }
 
-    /// The case's files: its image grid, originals and matched reconstructions.
+    /// The case's files, in its own folder: its image grid, originals and matched
+    /// reconstructions.
     pub fn files(&self) -> Vec<String> {
         let name = self.name();
-        ["grid.png", "originals.npy", "reconstructions.npy"]
-            .map(|f| format!("{name}-{f}"))
+        [GRID, ORIGINALS, RECONSTRUCTIONS]
+            .map(|f| format!("{name}/{f}"))
             .to_vec()
     }
 }
@@ -148,8 +156,11 @@ pub fn attack_round(
 /// One record of `metrics.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseRecord {
-    /// The case's name, also the prefix of its files.
+    /// The case's name.
     pub name: String,
+    /// The case's folder, relative to the output folder: `grid.png`, `originals.npy` and
+    /// `reconstructions.npy` (float32 `[n, side, side]`, in the matched order of `ssim`).
+    pub dir: String,
     /// Images per party batch.
     pub batch_size: usize,
     /// The protocol.
@@ -251,7 +262,7 @@ pub fn attack_and_measure(
     let recs_ref: Vec<&[f32]> = matched.reconstructions.iter().map(Vec::as_slice).collect();
     let side = view.side();
     image_grid_png(
-        &staged.path(&format!("{name}-grid.png")),
+        &staged.path(&format!("{name}/{GRID}")),
         &title,
         &originals_ref,
         &recs_ref,
@@ -261,16 +272,17 @@ pub fn attack_and_measure(
     let n = leakage.images;
     let flat = |images: &[Vec<f32>]| images.concat();
     staged.write_npy(
-        &format!("{name}-originals.npy"),
+        &format!("{name}/{ORIGINALS}"),
         &[n, side, side],
         &flat(&matched.originals),
     )?;
     staged.write_npy(
-        &format!("{name}-reconstructions.npy"),
+        &format!("{name}/{RECONSTRUCTIONS}"),
         &[n, side, side],
         &flat(&matched.reconstructions),
     )?;
     Ok(CaseRecord {
+        dir: name.clone(),
         name,
         batch_size: id.batch_size,
         aggregation: id.aggregation,
