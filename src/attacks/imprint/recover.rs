@@ -33,7 +33,8 @@ pub fn separate(rows: &[Vec<f64>], bias: &[f64], min_weight: f64) -> Vec<BinImag
         .filter_map(|i| {
             let next_b = if i + 1 < k { bias[i + 1] } else { 0.0 };
             let weight = bias[i] - next_b;
-            if !(weight.abs() > min_weight) {
+            // A NaN weight (a non-finite gradient) is no occupied bin either.
+            if weight.abs().partial_cmp(&min_weight) != Some(std::cmp::Ordering::Greater) {
                 return None;
             }
             let image = rows[i]
