@@ -10,6 +10,7 @@ mod cnn;
 mod config;
 pub mod flat;
 mod footprint;
+pub mod imprint;
 mod init;
 mod layout;
 mod lenet;
