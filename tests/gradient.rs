@@ -308,6 +308,13 @@ fn local_dp_at_the_party_stops_the_recovery_plain_aggregation_allowed() {
         "σ for ε = 10 at one release: {sigma}"
     );
     assert!(private["name"].as_str().unwrap().contains("eps10"));
+    // The run's privacy block states the guarantee behind that σ, once per finite ε.
+    let privacy = m["privacy"].as_array().unwrap();
+    assert_eq!(privacy.len(), 1, "{privacy:?}");
+    assert_eq!(privacy[0]["noise_multiplier"].as_f64().unwrap(), sigma);
+    assert_eq!(privacy[0]["sample_rate"], 1.0);
+    assert_eq!(privacy[0]["steps"], 1);
+    assert!((privacy[0]["epsilon"].as_f64().unwrap() - 10.0).abs() < 1e-2);
 }
 
 /// iDLG beyond batch 1: the bias-corrected label counts fix the labels, then only the images

@@ -42,6 +42,48 @@ pub(crate) fn count_correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> usize 
 
 /// Evaluates `model` (an autodiff or plain module) on `data` without tracking gradients.
 pub fn evaluate(model: &Classifier, data: &Dataset, device: &Device) -> Evaluation {
+    over_batches(model, data, device, |_| {})
+}
+
+/// [`evaluate`], and in the same pass the mean of `model`'s predicted class distribution
+/// (softmax of the logits) over `data`, one entry per class: what a server that owns public
+/// data expects a batch's predictions to average (the offset of the label-count rule in
+/// `attacks::gradient::labels`).
+pub fn evaluate_with_mean_softmax(
+    model: &Classifier,
+    data: &Dataset,
+    device: &Device,
+) -> (Evaluation, Vec<f64>) {
+    let mut sum: Option<Tensor<1>> = None;
+    let evaluation = over_batches(model, data, device, |logits| {
+        let p = burn::tensor::activation::softmax(logits, 1)
+            .sum_dim(0)
+            .flatten::<1>(0, 1);
+        sum = Some(match sum.take() {
+            Some(s) => s + p,
+            None => p,
+        });
+    });
+    let n = data.len().max(1) as f64;
+    let mean = sum.map_or_else(Vec::new, |s| {
+        s.into_data()
+            .convert::<f64>()
+            .try_into_vec::<f64>()
+            .expect("float probabilities")
+            .into_iter()
+            .map(|v| v / n)
+            .collect()
+    });
+    (evaluation, mean)
+}
+
+/// Loss and accuracy of `model` over `data` in batches, handing each batch's logits to `each`.
+fn over_batches(
+    model: &Classifier,
+    data: &Dataset,
+    device: &Device,
+    mut each: impl FnMut(Tensor<2>),
+) -> Evaluation {
     let model = model.valid();
     let mut loss_sum = 0.0;
     let mut correct = 0;
@@ -50,6 +92,7 @@ pub fn evaluate(model: &Classifier, data: &Dataset, device: &Device) -> Evaluati
         let (images, labels) = batch_tensors(data, chunk, device);
         let logits = model.forward(images);
         correct += count_correct(logits.clone(), labels.clone());
+        each(logits.clone());
         let loss = cross_entropy(logits, labels).into_scalar::<f32>() as f64;
         loss_sum += loss * chunk.len() as f64;
     }
@@ -58,34 +101,4 @@ pub fn evaluate(model: &Classifier, data: &Dataset, device: &Device) -> Evaluati
         loss: loss_sum / n,
         accuracy: correct as f64 / n,
     }
-}
-
-/// The mean of `model`'s predicted class distribution (softmax of the logits) over `data`, one
-/// entry per class: what a server that owns public data expects a batch's predictions to
-/// average (the offset of the label-count rule in `attacks::gradient::labels`).
-pub fn mean_softmax(model: &Classifier, data: &Dataset, device: &Device) -> Vec<f64> {
-    let model = model.valid();
-    let all: Vec<usize> = (0..data.len()).collect();
-    let mut sum: Option<Tensor<1>> = None;
-    for chunk in all.chunks(EVAL_BATCH) {
-        let (images, _) = batch_tensors(data, chunk, device);
-        let p = burn::tensor::activation::softmax(model.forward(images), 1)
-            .sum_dim(0)
-            .flatten::<1>(0, 1);
-        sum = Some(match sum {
-            Some(s) => s + p,
-            None => p,
-        });
-    }
-    let n = data.len().max(1) as f64;
-    sum.map(|s| {
-        s.into_data()
-            .convert::<f64>()
-            .try_into_vec::<f64>()
-            .expect("float probabilities")
-            .into_iter()
-            .map(|v| v / n)
-            .collect()
-    })
-    .unwrap_or_default()
 }

@@ -12,7 +12,7 @@ mod sgd;
 
 pub use checkpoint::load_checkpoint;
 pub(crate) use evaluate::batch_tensors;
-pub use evaluate::{Evaluation, evaluate, mean_softmax};
+pub use evaluate::{Evaluation, evaluate, evaluate_with_mean_softmax};
 pub use fit::{FitSpec, Fitted, dp_sgd, fit};
 pub use loss::{cross_entropy, per_example_cross_entropy};
 pub use options::{LrSchedule, OptimizerKind, TrainOptions};

@@ -24,11 +24,11 @@ use crate::Result;
 use crate::config::MovedKey;
 use crate::report::METRICS;
 use crate::runtime::Runtime;
-use crate::train::{evaluate, mean_softmax};
+use crate::train::evaluate_with_mean_softmax;
 
 pub use case::CaseRecord;
 pub use config::{GradientInversionConfig, InversionAttack, InversionSpec};
-pub use round::Target;
+pub use round::{LocalDp, Target};
 
 /// `ppml run gradient-inversion`.
 pub struct GradientInversion;
@@ -41,8 +41,8 @@ pub struct GradientInversionReport {
     pub header: ResultHeader,
     /// The full resolved config.
     pub config: GradientInversionConfig,
-    /// No DP in this experiment yet.
-    pub privacy: Option<()>,
+    /// The parties' local DP, one entry per finite ε asked for (empty: no DP).
+    pub privacy: Vec<LocalDp>,
     /// The data the parties held.
     pub data: DataSummary,
     /// One record per case.
@@ -103,12 +103,13 @@ pub fn run(
     let train = config.data.train_part(&splits.train);
     round::check_batches_fit(&config.inversion, train.len())?;
     // σ of every local DP level, calibrated once.
-    let sigmas = config
+    let local_dp = config
         .inversion
         .epsilons
         .iter()
-        .map(|&e| round::local_noise_multiplier(&config.inversion, e))
+        .map(|&e| round::local_dp(&config.inversion, e))
         .collect::<Result<Vec<_>>>()?;
+    let sigmas: Vec<Option<f64>> = local_dp.iter().map(|l| l.as_ref().map(|l| l.0)).collect();
     // The server's public data is the test split: RDLV's prior is its mean image, and the
     // label counts' offset the broadcast model's mean softmax on it.
     let test = config.data.test_part(&splits.test);
@@ -139,10 +140,12 @@ pub fn run(
                 let fl = round::fedsgd_round(&config, &train, round, &device, &mut rng)?;
                 // How far the federation had trained the model it broadcast: measurement only.
                 let broadcast = round::broadcast_model(&config, &fl, round.side, &device);
-                let accuracy = evaluate(&broadcast, &test, &device).accuracy;
+                let (evaluation, mean_softmax) =
+                    evaluate_with_mean_softmax(&broadcast, &test, &device);
+                let accuracy = evaluation.accuracy;
                 let public = case::Public {
                     prior: &prior,
-                    mean_softmax: &mean_softmax(&broadcast, &test, &device),
+                    mean_softmax: &mean_softmax,
                 };
                 let mut rt = Runtime::new(&device, &mut rng, &progress);
                 let done = case::attack_round(&config, seed, round, &fl, public, &mut rt, &staged)?;
@@ -157,7 +160,7 @@ pub fn run(
     bar.finish_and_clear();
     let report = GradientInversionReport {
         header: ctx.header(GradientInversion::NAME, config.data.dataset, &config.run),
-        privacy: None,
+        privacy: local_dp.into_iter().flatten().map(|(_, l)| l).collect(),
         data: DataSummary {
             train: train.len(),
             test: test.len(),

@@ -16,7 +16,7 @@ use crate::fl::federated::{Algorithm, FederatedOptions, HonestServer, Party, Rou
 use crate::fl::{Aggregation, AggregationSpec, Partition, Session, SumNoise, split_among_parties};
 use crate::metrics::inversion::Originals;
 use crate::model::{Classifier, ModelDelta, Victim};
-use crate::privacy::{Accountant, calibrate_noise};
+use crate::privacy::{Accountant, PrivacySpec, PrivacySpent};
 
 /// Which gradient the server attacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -94,20 +94,45 @@ pub fn check_batches_fit(spec: &InversionSpec, train_len: usize) -> Result<(), C
     }
 }
 
-/// The local noise multiplier σ for ε: the Gaussian mechanism on a party's batch mean, released
+/// The parties' local DP at one ε, as `metrics.json` records it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LocalDp {
+    /// ε, δ, σ, the sampling rate (1), the steps (one release per round) and both
+    /// accountants' figures.
+    #[serde(flatten)]
+    pub spent: PrivacySpent,
+    /// Per-example clipping norm C.
+    pub clip_norm: f64,
+    /// What the guarantee protects.
+    pub neighbouring: &'static str,
+}
+
+/// σ for ε and the privacy it gives: the Gaussian mechanism on a party's batch mean, released
 /// once per round for the `rounds` rounds of the run (sampling rate 1: batches are dealt, not
-/// Poisson-sampled, so no amplification is claimed), calibrated by the PLD accountant.
-pub fn local_noise_multiplier(spec: &InversionSpec, epsilon: f64) -> Result<Option<f64>> {
-    if !epsilon.is_finite() {
+/// Poisson-sampled, so no amplification is claimed), calibrated by the PLD accountant through
+/// the project's [`PrivacySpec`]. `None` for ε = ∞.
+pub fn local_dp(spec: &InversionSpec, epsilon: f64) -> Result<Option<(f64, LocalDp)>> {
+    let privacy = PrivacySpec {
+        epsilon: Some(epsilon),
+        noise_multiplier: None,
+        delta: spec.delta,
+        clip_norm: spec.clip_norm,
+        accountant: Accountant::Pld,
+    };
+    let Some(plan) = privacy.plan()? else {
         return Ok(None);
-    }
-    Ok(Some(calibrate_noise(
-        Accountant::Pld,
-        1.0,
-        spec.rounds() as u64,
-        epsilon,
-        spec.delta,
-    )?))
+    };
+    // The batch size only sizes the report's expected batch, which this record leaves out.
+    let (sigma, report) = plan.resolve(1.0, spec.rounds() as u64, 1)?;
+    Ok(Some((
+        sigma,
+        LocalDp {
+            spent: report.spent,
+            clip_norm: spec.clip_norm,
+            neighbouring: "one example added to or removed from a party's batch, whatever the \
+                           server and the protocol do",
+        },
+    )))
 }
 
 /// The FedSGD rounds up to the attacked one, `spec.parties` parties on IID shards of `train`,
