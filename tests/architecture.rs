@@ -21,7 +21,13 @@ const ORDER: [&str; 9] = [
 ];
 
 /// The experiments, which must not import each other.
-const EXPERIMENTS: [&str; 4] = ["train", "mia", "federated", "gradient_inversion"];
+const EXPERIMENTS: [&str; 5] = [
+    "train",
+    "mia",
+    "federated",
+    "gradient_inversion",
+    "global_model_attack",
+];
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")

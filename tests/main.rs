@@ -10,6 +10,7 @@ mod fetch;
 mod golden;
 mod gradient;
 mod hostile;
+mod imprint;
 mod mia;
 mod mia_metrics;
 mod privacy;

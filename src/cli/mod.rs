@@ -15,7 +15,9 @@ mod flags;
 mod run;
 
 pub use flags::CommonArgs;
-pub use run::{ExperimentArgs, FederatedArgs, GradientInversionArgs, MiaArgs, TrainArgs};
+pub use run::{
+    ExperimentArgs, FederatedArgs, GlobalModelAttackArgs, GradientInversionArgs, MiaArgs, TrainArgs,
+};
 
 /// Privacy attacks on ML models, and the defenses that stop them, on real data.
 #[derive(Debug, Parser)]
@@ -32,7 +34,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run an experiment and write <out>/metrics.json (train, federated, mia,
-    /// gradient-inversion; the global-model-attack experiment is planned, not yet available).
+    /// gradient-inversion, global-model-attack).
     #[command(subcommand)]
     Run(RunCommand),
     /// Find, verify and download datasets.
@@ -129,6 +131,9 @@ pub enum RunCommand {
     /// Gradient inversion: the server rebuilds a party's batch from its FedSGD gradient (DLG,
     /// iDLG, the analytic inversion); secure aggregation as the defense.
     GradientInversion(Box<GradientInversionArgs>),
+    /// Global-model attack: a malicious server plants an imprint block and reads the parties'
+    /// samples out of the secure aggregate; a DP aggregate as the defense.
+    GlobalModelAttack(Box<GlobalModelAttackArgs>),
 }
 
 /// Dataset commands.

@@ -10,9 +10,11 @@ use ppml::experiments::federated::{Federated, FederatedConfig};
 use ppml::experiments::gradient_inversion::{
     GradientInversion, GradientInversionConfig, InversionAttack,
 };
+use ppml::experiments::global_model_attack::{GlobalAttack, GlobalModelAttack, GlobalModelConfig};
 use ppml::experiments::mia::{AttackKind, Mia, MiaConfig};
 use ppml::experiments::train::{Train, TrainConfig};
-use ppml::fl::Aggregation;
+use ppml::attacks::imprint::statistic::Statistic;
+use ppml::fl::{Aggregation, NoisePlacement};
 use ppml::fl::Partition;
 use ppml::fl::federated::Algorithm;
 
@@ -318,6 +320,83 @@ impl ExperimentArgs for GradientInversionArgs {
         set(&mut spec.restarts, self.restarts);
         set(&mut spec.ssim_threshold, self.ssim_threshold);
         set(&mut spec.epsilons, self.epsilon);
+        Ok(())
+    }
+}
+
+/// `ppml run global-model-attack`. Lists (`--bins 96,384`) expand into cases.
+#[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
+pub struct GlobalModelAttackArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Parties n (with --batch-size: one federation, replacing the config's list) [default: 3].
+    #[arg(long)]
+    pub parties: Option<usize>,
+    /// Images per party batch B (with --parties: one federation) [default: 8].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Imprint bins k, comma-separated, each at least n·B (replaces the config's bins and
+    /// bins_per_sample) [default: 64·n·B].
+    #[arg(long, value_delimiter = ',')]
+    pub bins: Option<Vec<usize>>,
+    /// DP aggregate levels, comma-separated; inf = no defense [default: inf].
+    #[arg(long, value_delimiter = ',')]
+    pub epsilon: Option<Vec<f64>>,
+    /// Where the DP noise is added, comma-separated: central, distributed [default: central].
+    #[arg(long, value_delimiter = ',')]
+    pub noise: Option<Vec<NoisePlacement>>,
+    /// What every imprint row measures [default: mean-brightness].
+    #[arg(long)]
+    pub statistic: Option<Statistic>,
+    /// The attack [default: imprint].
+    #[arg(long)]
+    pub attack: Option<GlobalAttack>,
+    /// Repetitions of every case [default: 10].
+    #[arg(long)]
+    pub seeds: Option<usize>,
+    /// FedSGD rounds of the defended federation (σ's calibration, the global model's
+    /// training) [default: 300].
+    #[arg(long)]
+    pub rounds: Option<usize>,
+    /// Also run the oracle placement (cut-offs from the private batch): an upper bound, not an
+    /// attack.
+    #[arg(long)]
+    pub oracle: bool,
+}
+
+impl ExperimentArgs for GlobalModelAttackArgs {
+    type Experiment = GlobalModelAttack;
+
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+
+    fn asks_for_dp(&self) -> bool {
+        false
+    }
+
+    fn apply(self, config: &mut GlobalModelConfig) -> Result<()> {
+        self.common.apply(&mut config.run, &mut config.data);
+        self.model.apply(&mut config.model)?;
+        let spec = &mut config.imprint;
+        if self.parties.is_some() || self.batch_size.is_some() {
+            let [n, b] = spec.federations.first().copied().unwrap_or([3, 8]);
+            spec.federations = vec![[self.parties.unwrap_or(n), self.batch_size.unwrap_or(b)]];
+        }
+        if let Some(bins) = self.bins {
+            spec.bins = bins;
+            spec.bins_per_sample.clear();
+        }
+        set(&mut spec.statistic, self.statistic);
+        set(&mut spec.attack, self.attack);
+        set(&mut spec.seeds, self.seeds);
+        spec.oracle |= self.oracle;
+        set(&mut config.defense.epsilons, self.epsilon);
+        set(&mut config.defense.noise, self.noise);
+        set(&mut config.defense.rounds, self.rounds);
         Ok(())
     }
 }

@@ -36,6 +36,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Run(RunCommand::Federated(args)) => run_experiment(*args, progress),
         Command::Run(RunCommand::Mia(args)) => run_experiment(*args, progress),
         Command::Run(RunCommand::GradientInversion(args)) => run_experiment(*args, progress),
+        Command::Run(RunCommand::GlobalModelAttack(args)) => run_experiment(*args, progress),
         Command::Accountant(args) => accountant(&args),
         Command::Report(args) => report(&args),
         Command::Data(DataCommand::Fetch {

@@ -90,6 +90,19 @@ impl Dataset {
         &self.labels
     }
 
+    /// The mean image, pixels scaled to [0, 1]: the prior of an attacker who owns this data
+    /// (RDLV's reference in `metrics::leakage`).
+    pub fn mean_image(&self) -> Vec<f32> {
+        let n = self.len().max(1) as f64;
+        let mut sum = vec![0.0f64; self.pixels()];
+        for i in 0..self.len() {
+            for (s, &p) in sum.iter_mut().zip(self.image(i)) {
+                *s += f64::from(f32::from(p) / 255.0);
+            }
+        }
+        sum.iter().map(|s| (s / n) as f32).collect()
+    }
+
     /// How many examples each class has.
     pub fn class_counts(&self) -> Vec<usize> {
         let mut counts = vec![0; self.classes];

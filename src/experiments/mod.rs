@@ -6,6 +6,7 @@
 mod context;
 mod experiment;
 pub mod federated;
+pub mod global_model_attack;
 pub mod gradient_inversion;
 pub mod mia;
 pub mod provenance;

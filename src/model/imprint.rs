@@ -4,10 +4,19 @@
 //! A dense layer of k ReLU neurons whose weight columns are all one direction s (the statistic
 //! the attacker measures: mean brightness, a random direction, a DCT mode) and whose biases are
 //! minus the cut-offs c_0 < … < c_(k−1): neuron i fires for a sample x exactly when s·x > c_i.
-//! A dense map back to the image adds the same vector for every neuron, so the gradient reaching
-//! neuron i from sample j is the same for every neuron that sample fires, and the block's
-//! output, x plus that offset, is what the honest classifier behind it sees (a residual
-//! connection: the honest model keeps its input).
+//! The neurons' outputs are summed and added to every pixel (a residual connection: the honest
+//! model keeps its input), so the gradient reaching neuron i from sample j is the same for
+//! every neuron that sample fires: the sum over pixels of the honest model's input gradient.
+//!
+//! Two choices differ from breaching's `ImprintBlock` and are only about cost and precision:
+//! - the map back to the image is a fixed sum, not a trainable dense `[k, d]` layer. The
+//!   reference initialises that layer's rows all alike, which is all the attack needs, and a
+//!   trainable one would double the parameters every party encodes and SecAgg masks (k·d each:
+//!   2·32 M at k = 40,960);
+//! - the layer is scaled by 1/k (columns s/k, biases −c/k), so that the block's output, x plus
+//!   the mean of relu(s·x − c_i), stays in the pixel range for every k, while each neuron's
+//!   gradient does not shrink with k (it would fall below the fixed-point code's step at large k
+//!   if the map back divided by k instead). ΔW ÷ Δb is unchanged by the scale.
 //!
 //! # Shapes
 //! - input and output: `[batch, d]`, `d = side²`
@@ -17,38 +26,35 @@ use burn::nn::Linear;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
 
-/// The planted block: `x + back(relu(imprint(x)))`.
+use super::tape::{TappedLayer, tapped_linear};
+
+/// The planted block: `x + Σ_i relu(imprint(x))_i`, added to every pixel.
 #[derive(Module, Debug)]
 pub struct ImprintBlock {
-    /// `[d, k]`: every column the statistic's direction; bias `[k]`: minus the cut-offs.
+    /// `[d, k]`: every column the statistic's direction over k; bias `[k]`: minus the cut-offs
+    /// over k.
     pub imprint: Linear,
-    /// `[k, d]`: every row the same, 1/k, so every neuron maps back alike; no bias.
-    pub back: Linear,
 }
 
 impl ImprintBlock {
     /// The block measuring `direction` (length d) with `cutoffs` (ascending, one per neuron).
     pub fn planted(direction: &[f64], cutoffs: &[f64], device: &Device) -> Self {
         let (d, k) = (direction.len(), cutoffs.len());
+        let scale = 1.0 / k as f64;
         let weight: Vec<f32> = (0..d)
-            .flat_map(|p| std::iter::repeat_n(direction[p] as f32, k))
+            .flat_map(|p| std::iter::repeat_n((direction[p] * scale) as f32, k))
             .collect();
-        let bias: Vec<f32> = cutoffs.iter().map(|&c| -c as f32).collect();
-        let back = vec![1.0 / k as f32; k * d];
-        let tensor = |values: Vec<f32>, shape: [usize; 2]| {
-            Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
-        };
+        let bias: Vec<f32> = cutoffs.iter().map(|&c| (-c * scale) as f32).collect();
         Self {
             imprint: Linear {
-                weight: tensor(weight, [d, k]),
+                weight: Param::from_tensor(Tensor::from_data(
+                    TensorData::new(weight, [d, k]),
+                    device,
+                )),
                 bias: Some(Param::from_tensor(Tensor::from_data(
                     TensorData::new(bias, [k]),
                     device,
                 ))),
-            },
-            back: Linear {
-                weight: tensor(back, [k, d]),
-                bias: None,
             },
         }
     }
@@ -58,10 +64,19 @@ impl ImprintBlock {
         self.imprint.weight.dims()[1]
     }
 
-    /// `x + back(relu(imprint(x)))`.
+    /// `x + Σ_i relu(imprint(x))_i`.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        let h = relu(self.imprint.forward(x.clone())); // [batch, k]
-        x + self.back.forward(h) // [batch, d]
+        let d = x.dims()[1];
+        let offset = relu(self.imprint.forward(x.clone())).sum_dim(1); // [batch, 1]
+        x + offset.repeat_dim(1, d)
+    }
+
+    /// [`ImprintBlock::forward`] on `[batch, 1, d]` with the imprint layer tapped (see
+    /// `tape.rs`).
+    pub fn forward_tapped(&self, x: Tensor<3>, tapes: &mut Vec<TappedLayer>) -> Tensor<3> {
+        let d = x.dims()[2];
+        let offset = relu(tapped_linear(x.clone(), &self.imprint, tapes)).sum_dim(2); // [b, 1, 1]
+        x + offset.repeat_dim(2, d)
     }
 }
 
@@ -157,5 +172,8 @@ mod tests {
         }
         assert_eq!(exact, m - 2);
         assert_eq!(block.bins(), m - 1);
+        // The block keeps its output in range: x plus the mean of relu(s·x − c_i) ≤ s·x − c_0.
+        let top = block.forward(Tensor::ones([1, d], &device)).max();
+        assert!(top.into_scalar::<f32>() < 3.0);
     }
 }

@@ -11,6 +11,7 @@ mod config;
 pub mod flat;
 mod footprint;
 pub mod imprint;
+mod imprinted;
 mod init;
 mod layout;
 mod lenet;
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cnn::Cnn;
 pub use config::{ModelConfig, ModelKind};
+pub use imprinted::{Honest, IMPRINT_BIAS, IMPRINT_WEIGHT, Imprinted};
 pub use footprint::{Footprint, available_memory};
 pub use layout::{ModelDelta, ModelSnapshot, ParamLayout, ParamSpec};
 pub use lenet::Lenet;
@@ -87,6 +89,9 @@ pub enum Classifier {
     Cnn(Cnn),
     /// DLG's LeNet.
     Lenet(Lenet),
+    /// A malicious server's imprint block in front of one of the others (never built from a
+    /// config: only a server that plants it makes one).
+    Imprinted(Imprinted),
 }
 
 impl Classifier {
@@ -109,6 +114,7 @@ impl Classifier {
             Classifier::Mlp(m) => m.forward(images),
             Classifier::Cnn(m) => m.forward(images),
             Classifier::Lenet(m) => m.forward(images),
+            Classifier::Imprinted(m) => m.forward(images),
         }
     }
 
@@ -120,6 +126,7 @@ impl Classifier {
             Classifier::Mlp(m) => m.forward_tapped(images, tapes),
             Classifier::Cnn(m) => m.forward_tapped(images, tapes),
             Classifier::Lenet(m) => m.forward_tapped(images, tapes),
+            Classifier::Imprinted(m) => m.forward_tapped(images, tapes),
         }
     }
 }

@@ -46,6 +46,22 @@ impl Cutoffs {
         Ok(Self(cuts))
     }
 
+    /// The idealised placement of Fowl et al.'s paragraph ("all samples in the first neuron,
+    /// all but one in the second, …"): one cut-off below every value of `batch` and one
+    /// midway between each pair of its sorted values, so that each sample is alone in its bin.
+    /// `batch` is the private batch's statistic: no real attacker has it, and this placement is
+    /// an upper bound, never the attack.
+    pub fn oracle(batch: &[f64]) -> Self {
+        let mut sorted = batch.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let Some(&lo) = sorted.first() else {
+            return Self(vec![0.0]);
+        };
+        let mut cuts = vec![lo - 1.0];
+        cuts.extend(sorted.windows(2).map(|w| (w[0] + w[1]) / 2.0));
+        Self(cuts)
+    }
+
     /// Cut-offs as given (ascending), for tests and the idealised placements.
     pub fn from_values(values: Vec<f64>) -> Self {
         debug_assert!(values.windows(2).all(|w| w[0] <= w[1]), "cut-offs ascend");
@@ -122,6 +138,16 @@ mod tests {
             counts[cuts.bin_of(v).unwrap()] += 1;
         }
         assert_eq!(counts, [250; 4]);
+    }
+
+    #[test]
+    fn oracle_cutoffs_give_every_distinct_sample_its_own_bin() {
+        let batch = [0.4, 0.1, 0.9, 0.35];
+        let cuts = Cutoffs::oracle(&batch);
+        assert_eq!(cuts.len(), 4);
+        let mut bins: Vec<usize> = batch.iter().map(|&v| cuts.bin_of(v).unwrap()).collect();
+        bins.sort_unstable();
+        assert_eq!(bins, vec![0, 1, 2, 3]);
     }
 
     #[test]

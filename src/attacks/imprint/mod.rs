@@ -9,8 +9,17 @@
 //! - [`statistic`]: what every row measures (mean brightness, a random direction, a DCT mode);
 //! - [`bins`]: cut-offs at equal-mass quantiles of the statistic on the attacker's own data, and
 //!   the expected number of samples alone in their bin;
-//! - [`recover`]: the differencing that gives the images back.
+//! - [`plant`]: the malicious server that broadcasts the planted model and keeps its secrets;
+//! - [`view`]: what the attack sees (the released aggregate and those secrets);
+//! - [`recover`] and [`attack`]: the differencing that gives the images back.
 
+pub mod attack;
 pub mod bins;
+pub mod plant;
 pub mod recover;
 pub mod statistic;
+pub mod view;
+
+pub use attack::Imprint;
+pub use plant::{ImprintSecrets, ImprintServer};
+pub use view::{AggregateView, ImprintView};

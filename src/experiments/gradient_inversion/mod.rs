@@ -113,7 +113,7 @@ pub fn run(
     // The server's public data is the test split: RDLV's prior is its mean image, and the
     // label counts' offset the broadcast model's mean softmax on it.
     let test = config.data.test_part(&splits.test);
-    let prior = round::mean_image(&test);
+    let prior = test.mean_image();
     let (device, progress) = (ctx.device.clone(), ctx.options.progress);
     let staged = output.stage()?;
     let mut cases = Vec::with_capacity(plan.len());

@@ -47,20 +47,6 @@ impl Target {
     }
 }
 
-/// The mean image of `data`: the attacker's prior for RDLV.
-pub fn mean_image(data: &Dataset) -> Vec<f32> {
-    let all: Vec<usize> = (0..data.len()).collect();
-    let (pixels, _) = data.batch(&all);
-    let n = data.len().max(1) as f64;
-    let mut sum = vec![0.0f64; data.pixels()];
-    for image in pixels.chunks(data.pixels()) {
-        for (s, &p) in sum.iter_mut().zip(image) {
-            *s += f64::from(p);
-        }
-    }
-    sum.iter().map(|s| (s / n) as f32).collect()
-}
-
 /// What one FedSGD round is: batch size, protocol and the parties' local DP level (∞: none).
 #[derive(Debug, Clone, Copy)]
 pub struct RoundSpec {

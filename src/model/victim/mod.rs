@@ -48,8 +48,15 @@ pub enum Victim {
 
 impl Victim {
     /// The weights of `model`, as constants on `device`.
+    ///
+    /// # Panics
+    /// On an imprinted model: gradient inversion attacks the honest server's broadcast, and
+    /// only the global-model attack plants one.
     pub fn of(model: &Classifier, device: &Device) -> Self {
         match model {
+            Classifier::Imprinted(_) => {
+                panic!("gradient inversion attacks an honest model, not an imprinted one")
+            }
             Classifier::Mlp(m) => Victim::Mlp(ExplicitMlp::of(m, device)),
             Classifier::Cnn(c) => Victim::Cnn(Box::new(ExplicitCnn::of(c, device))),
             Classifier::Lenet(l) => Victim::Lenet(Box::new(ExplicitLenet::of(l, device))),
