@@ -79,6 +79,7 @@ impl FederatedConfig {
             algorithm: federation.algorithm,
             local_steps: federation.local_steps,
             batch_size: federation.batch_size,
+            sampling: crate::fl::federated::BatchSampling::Fixed,
             lr: federation.lr,
             aggregation: aggregation.protocol,
             params: aggregation.params(federation.parties, parameters)?,

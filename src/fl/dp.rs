@@ -15,6 +15,11 @@
 //! the conditional rounding that tightens Δ₂; we use the conservative bound Δ₂ ≤ C·scale + √d
 //! (stochastic rounding moves each coordinate by less than 1).
 //!
+//! The noise is sized in integer units of the fixed-point code, and the code must leave ring
+//! headroom for the noise: each depends on the other. [`DistributedGaussian::calibrated`]
+//! breaks the circle by sizing a first code without noise, reserving that noise's margin, and
+//! calibrating again on the (slightly coarser) code that reserve leaves.
+//!
 //! The sampler is Canonne, Kamath & Steinke 2020 ("The Discrete Gaussian for Differential
 //! Privacy", NeurIPS, Algorithms 2 and 3), written by hand since no maintained Rust crate
 //! offers it; its Bernoulli(exp(−γ)) trials use f64, so it is exact up to floating point
@@ -36,6 +41,14 @@ const TAIL_SDS: f64 = 10.0;
 pub struct DistributedGaussian {
     sigma: f64,
     min_survivors: usize,
+    /// Ring headroom the code was sized with ([`DistributedGaussian::calibrated`]): the margin
+    /// never reports less, so the code derived from it is the one σ was calibrated on.
+    #[serde(skip_serializing_if = "is_zero")]
+    reserved_margin: u64,
+}
+
+fn is_zero(margin: &u64) -> bool {
+    *margin == 0
 }
 
 impl DistributedGaussian {
@@ -53,6 +66,45 @@ impl DistributedGaussian {
         Ok(DistributedGaussian {
             sigma,
             min_survivors,
+            reserved_margin: 0,
+        })
+    }
+
+    /// Noise of multiplier `noise_multiplier` for updates clipped to L2 norm `l2_clip` and
+    /// per coordinate to `clip_range`, from `parties` parties in `W`, sized on the very code
+    /// the run will use: [`FederatedOptions::code`] of this noise returns it.
+    ///
+    /// σ depends on the code's scale (Δ₂ = C · scale + √d) and the code on σ's ring margin.
+    /// So: (a) the code for no noise, code₀ = [`FixedPoint::for_updates`]; (b) g₀ sized on
+    /// code₀; (c) reserve M₀ = g₀'s margin, code₁ = [`FixedPoint::for_noisy_updates`] with
+    /// M₀, and σ sized on code₁, keeping M₀ as the margin. code₁ is coarser than code₀, so
+    /// σ₁ ≤ σ₀ and its own margin ≤ M₀: the margin stays M₀, and code₁ is what the margin
+    /// gives back. The decoded sum's noise is σ₁ / scale₁ = noise_multiplier · (C + √d /
+    /// scale₁) in float units, at least noise_multiplier · C.
+    ///
+    /// [`FederatedOptions::code`]: crate::fl::federated::FederatedOptions::code
+    pub fn calibrated<W: RingWord>(
+        noise_multiplier: f64,
+        l2_clip: f64,
+        clip_range: f64,
+        parties: usize,
+        dim: usize,
+        min_survivors: usize,
+    ) -> Result<Self, SecAggError> {
+        if !(l2_clip.is_finite() && l2_clip > 0.0) {
+            return Err(SecAggError::BadNoise {
+                what: "L2 clipping bound",
+                value: l2_clip,
+            });
+        }
+        let code0 = FixedPoint::for_updates::<W>(clip_range, parties)?;
+        let g0 = Self::for_noise_multiplier(noise_multiplier, l2_clip, &code0, dim, min_survivors)?;
+        let reserved_margin = g0.margin(parties);
+        let code1 = FixedPoint::for_noisy_updates::<W>(clip_range, parties, reserved_margin)?;
+        let g1 = Self::for_noise_multiplier(noise_multiplier, l2_clip, &code1, dim, min_survivors)?;
+        Ok(DistributedGaussian {
+            reserved_margin,
+            ..g1
         })
     }
 
@@ -92,9 +144,11 @@ impl DistributedGaussian {
         self.sigma / (self.min_survivors as f64).sqrt()
     }
 
-    /// Integer units to reserve in the ring for the noise of `parties` parties.
+    /// Integer units to reserve in the ring for the noise of `parties` parties: the noise's
+    /// own tail allowance, or the margin its code was sized with if that is larger.
     pub fn margin(&self, parties: usize) -> u64 {
-        (TAIL_SDS * self.party_sigma() * (parties as f64).sqrt()).ceil() as u64
+        let own = (TAIL_SDS * self.party_sigma() * (parties as f64).sqrt()).ceil() as u64;
+        own.max(self.reserved_margin)
     }
 
     /// Adds N_Z(0, σ²/t) to every word.
@@ -201,5 +255,44 @@ mod tests {
         let code = FixedPoint::new(1.0, 100.0).unwrap();
         let g = DistributedGaussian::for_noise_multiplier(1.0, 1.0, &code, 100, 4).unwrap();
         assert_eq!(g.sigma(), 110.0);
+    }
+
+    #[test]
+    fn calibrated_noise_is_sized_on_the_code_its_margin_gives_back() {
+        // DP-SGD's aggregate: C = 1, B = 64, so l2_clip = 1/64; σ takes about 5% of the ring.
+        let (mult, l2, range, n, d) = (1.0, 1.0 / 64.0, 1.0, 3, 10_000);
+        let g = DistributedGaussian::calibrated::<u32>(mult, l2, range, n, d, n).unwrap();
+        let code = FixedPoint::for_noisy_updates::<u32>(range, n, g.margin(n)).unwrap();
+        let on_code = DistributedGaussian::for_noise_multiplier(mult, l2, &code, d, n).unwrap();
+        assert_eq!(g.sigma(), on_code.sigma());
+        code.check_headroom::<u32>(n, g.margin(n)).unwrap();
+        // The naive way is not consistent: noise sized on the noiseless code reserves a
+        // margin that coarsens the code, so the code the run uses is not the one σ assumed.
+        let code0 = FixedPoint::for_updates::<u32>(range, n).unwrap();
+        let naive = DistributedGaussian::for_noise_multiplier(mult, l2, &code0, d, n).unwrap();
+        let used = FixedPoint::for_noisy_updates::<u32>(range, n, naive.margin(n)).unwrap();
+        assert!(used.scale() < 0.97 * code0.scale(), "{used:?} vs {code0:?}");
+        assert_eq!(used, code);
+        // In float units the noise is at least noise_multiplier · l2_clip.
+        assert!(g.sigma() / code.scale() >= mult * l2);
+    }
+
+    #[test]
+    fn calibration_refuses_noise_the_ring_cannot_hold_and_bad_clips() {
+        // σ = 10⁴ · C · scale is far beyond 2³¹: no code leaves room for it.
+        let err = DistributedGaussian::calibrated::<u32>(1e4, 1.0, 1.0, 3, 100, 3).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SecAggError::Headroom { .. } | SecAggError::ClipRangeTooLarge { .. }
+            ),
+            "{err}"
+        );
+        for l2 in [0.0, -1.0, f64::NAN] {
+            let err = DistributedGaussian::calibrated::<u32>(1.0, l2, 1.0, 3, 100, 3).unwrap_err();
+            assert!(matches!(err, SecAggError::BadNoise { .. }), "{l2}: {err}");
+        }
+        let err = DistributedGaussian::calibrated::<u32>(0.0, 1.0, 1.0, 3, 100, 3).unwrap_err();
+        assert!(matches!(err, SecAggError::BadNoise { .. }), "{err}");
     }
 }

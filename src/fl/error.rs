@@ -206,6 +206,19 @@ pub enum SecAggError {
         /// The value given.
         value: f64,
     },
+    /// Poisson sampling with FedAvg. Each local step would need its own Poisson batch, and
+    /// what a party contributes to the sum is the whole local model change, whose sensitivity
+    /// to one example is not the C/B of one Poisson FedSGD step, so the σ·C/B noise would not
+    /// be sized for it: refused rather than run with an accounting that does not hold.
+    #[error(
+        "sampling = \"poisson\" is for algorithm = \"fed-sgd\" only: FedAvg's local steps change the model by more than one Poisson step's C/B per example, so the DP noise would not cover them; use fed-sgd, or sampling = \"fixed\""
+    )]
+    PoissonFedAvg,
+    /// Poisson sampling with an expected batch of 0: the update is divided by it.
+    #[error(
+        "sampling = \"poisson\" needs batch_size ≥ 1: it is the expected batch size, which every update is divided by"
+    )]
+    PoissonZeroBatch,
     /// The round started and aborted (not a configuration error).
     #[error(transparent)]
     Aborted(#[from] ProtocolAbort),

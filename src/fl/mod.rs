@@ -13,9 +13,11 @@
 //! Updates are floats; the protocols work on words of Z_{2^32} or Z_{2^64} ([`RingWord`]), so a
 //! party first encodes its update with [`FixedPoint`] (clipping, scaling, stochastic rounding)
 //! and, for distributed DP, adds its share of discrete Gaussian noise ([`dp`]); [`secure_sum`]
-//! runs encoding, protocol, decoding and any DP noise ([`SumNoise`]) in one call. Each party is
-//! its own object holding its own secrets; parties and server exchange messages by value, and
-//! what the server received is returned as a [`ServerView`] transcript.
+//! runs encoding, protocol, decoding and any DP noise ([`SumNoise`]) in one call, and
+//! [`dp_sum_noise`] sizes that noise for DP-SGD on the aggregate, central or distributed
+//! ([`dp_aggregate`]). Each party is its own object holding its own secrets; parties and
+//! server exchange messages by value, and what the server received is returned as a
+//! [`ServerView`] transcript.
 //!
 //! [`federated`] trains a model over these protocols: parties, the server's role, and rounds
 //! that return what the server observed (the view an attack is handed) beside the parties'
@@ -25,6 +27,7 @@
 pub mod additive;
 pub mod aggregation;
 pub mod dp;
+pub mod dp_aggregate;
 pub mod encoding;
 mod error;
 pub mod federated;
@@ -39,6 +42,7 @@ pub mod traffic;
 
 pub use aggregation::{Aggregation, Dropouts, Phase, RoundOutcome, ServerView, Timings, aggregate};
 pub use dp::DistributedGaussian;
+pub use dp_aggregate::{NoisePlacement, dp_sum_noise};
 pub use encoding::FixedPoint;
 pub use error::{ProtocolAbort, SecAggError};
 pub use partition::{Partition, split_among_parties};

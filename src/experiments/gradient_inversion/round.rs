@@ -159,6 +159,7 @@ pub fn fedsgd_round(
         algorithm: Algorithm::FedSgd,
         local_steps: 1,
         batch_size,
+        sampling: crate::fl::federated::BatchSampling::Fixed,
         lr: spec.lr,
         aggregation,
         params: protocol.params(n, parameters)?,

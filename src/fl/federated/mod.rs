@@ -6,8 +6,9 @@
 //! A round reads as the protocol, one role per file:
 //! 1. the server vets the model it broadcasts ([`Server::vet_model`], `server.rs`): an
 //!    [`HonestServer`] sends the global model unchanged;
-//! 2. every [`Party`] computes its update on its own shard (`party.rs`) — FedSGD: the mean
-//!    gradient of one local batch; FedAvg: the change of the model after `local_steps` local
+//! 2. every [`Party`] computes its update on its own shard (`party.rs`, the gradients in
+//!    `gradient.rs`) — FedSGD: the mean gradient of one local batch, fixed-size or Poisson
+//!    sampled ([`BatchSampling`]); FedAvg: the change of the model after `local_steps` local
 //!    SGD steps — optionally from per-example gradients clipped to L2 norm C (Abadi et al.
 //!    2016; McMahan et al. 2018, DP-FedAvg);
 //! 3. the updates are summed by the chosen protocol (plain, additive sharing or SecAgg, with
@@ -19,6 +20,7 @@
 //! handed) and the parties' batches sealed as ground truth ([`BatchTruth`], read only by
 //! measurement code).
 
+mod gradient;
 mod party;
 mod round;
 mod server;
@@ -45,6 +47,23 @@ pub enum Algorithm {
     FedAvg,
 }
 
+/// How a party draws its FedSGD batch from its shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BatchSampling {
+    /// `batch_size` distinct examples drawn uniformly; the update is their mean gradient.
+    #[default]
+    Fixed,
+    /// Every example of the shard independently with probability q = batch_size / shard
+    /// length (capped at 1), so the batch size varies and may be 0 (Abadi et al. 2016, the
+    /// sampling that the subsampled Gaussian's accounting assumes). The update is the sum of
+    /// the drawn examples' gradients divided by `batch_size`, the *expected* batch B, not by
+    /// the count drawn: then one example moves the update by at most C/B whatever else was
+    /// drawn, and that is the sensitivity the noise σ·C/B is sized for. FedSGD only
+    /// ([`SecAggError::PoissonFedAvg`]).
+    Poisson,
+}
+
 /// How rounds run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FederatedOptions {
@@ -52,8 +71,10 @@ pub struct FederatedOptions {
     pub algorithm: Algorithm,
     /// Local SGD steps per round (FedAvg).
     pub local_steps: usize,
-    /// Local batch size.
+    /// Local batch size; with [`BatchSampling::Poisson`] the expected one.
     pub batch_size: usize,
+    /// Fixed-size or Poisson-sampled FedSGD batches.
+    pub sampling: BatchSampling,
     /// Learning rate (local steps for FedAvg, the server step for FedSGD).
     pub lr: f64,
     /// The protocol that sums the updates.
@@ -79,8 +100,17 @@ pub struct FederatedOptions {
 }
 
 impl FederatedOptions {
-    /// Errors unless the options can run: a positive finite `max_grad_norm` when given.
+    /// Errors unless the options can run: a positive finite `max_grad_norm` and `local_noise`
+    /// when given, and Poisson sampling only under FedSGD with an expected batch of at least 1.
     pub fn check(&self) -> Result<(), SecAggError> {
+        if self.sampling == BatchSampling::Poisson {
+            if self.algorithm == Algorithm::FedAvg {
+                return Err(SecAggError::PoissonFedAvg);
+            }
+            if self.batch_size == 0 {
+                return Err(SecAggError::PoissonZeroBatch);
+            }
+        }
         if let Some(c) = self.max_grad_norm
             && !(c.is_finite() && c > 0.0)
         {
@@ -113,6 +143,7 @@ mod tests {
             algorithm: Algorithm::FedSgd,
             local_steps: 1,
             batch_size: 4,
+            sampling: BatchSampling::Fixed,
             lr: 0.1,
             aggregation: Aggregation::Plain,
             params: SecAggParams::every_party(3, 10).unwrap(),
@@ -137,6 +168,43 @@ mod tests {
                 "{c}"
             );
         }
+    }
+
+    #[test]
+    fn poisson_sampling_is_refused_under_fedavg_and_for_an_empty_expected_batch() {
+        let poisson = FederatedOptions {
+            sampling: BatchSampling::Poisson,
+            ..options()
+        };
+        poisson.check().unwrap();
+        let fedavg = FederatedOptions {
+            algorithm: Algorithm::FedAvg,
+            ..poisson.clone()
+        };
+        assert_eq!(fedavg.check(), Err(SecAggError::PoissonFedAvg));
+        let empty = FederatedOptions {
+            batch_size: 0,
+            ..poisson
+        };
+        assert_eq!(empty.check(), Err(SecAggError::PoissonZeroBatch));
+        // Fixed batches under FedAvg are today's default and stay allowed.
+        FederatedOptions {
+            algorithm: Algorithm::FedAvg,
+            ..options()
+        }
+        .check()
+        .unwrap();
+    }
+
+    #[test]
+    fn sampling_reads_and_writes_as_kebab_case_and_defaults_to_fixed() {
+        assert_eq!(BatchSampling::default(), BatchSampling::Fixed);
+        assert_eq!(
+            serde_json::to_string(&BatchSampling::Poisson).unwrap(),
+            "\"poisson\""
+        );
+        let fixed: BatchSampling = serde_json::from_str("\"fixed\"").unwrap();
+        assert_eq!(fixed, BatchSampling::Fixed);
     }
 
     #[test]

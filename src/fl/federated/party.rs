@@ -4,27 +4,29 @@
 //!
 //! Optionally the gradients are built from per-example gradients clipped to L2 norm C, as in
 //! DP-SGD (Abadi et al. 2016) and DP-FedAvg (McMahan, Ramage, Talwar & Zhang 2018): the batch
-//! gradient is `(1/B) Σ_b min(1, C/‖g_b‖) g_b`, computed by `train::dp`'s one-pass clipping,
-//! with no noise here (noise, if any, is the sum's: [`SumNoise`](crate::fl::SumNoise)).
+//! gradient is `(1/B) Σ_b min(1, C/‖g_b‖) g_b` (`gradient.rs`). A FedSGD batch is either
+//! `batch_size` examples drawn without replacement or, with [`BatchSampling::Poisson`], every
+//! example independently with probability B / shard length, the sum then divided by the
+//! expected B.
 //!
 //! What leaves a party is its [`PartyUpdate`]. The examples it used come out beside it, sealed
 //! as [`BatchTruth`], for measurement code to score an attack against: the simulation knows
 //! them, the server does not.
 
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::optim::{GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, Int, Tensor};
+use burn::module::Module;
+use burn::tensor::Device;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 
-use super::{Algorithm, FederatedOptions};
+use super::gradient::{batch_gradient, clipped_step};
+use super::{Algorithm, BatchSampling, FederatedOptions};
 use crate::data::{Dataset, Truth};
 use crate::fl::PartyId;
 use crate::model::flat::to_flat;
 use crate::model::{Classifier, ModelDelta, ParamLayout};
-use crate::train::dp::{ParamGrads, clipped_batch_gradient};
-use crate::train::{LrSchedule, OptimizerKind, TrainOptions, batch_tensors, cross_entropy};
+use crate::train::dp::PoissonSampler;
+use crate::train::{LrSchedule, OptimizerKind, TrainOptions, batch_tensors};
 
 /// What a party sends: its update, laid out as the model.
 #[derive(Debug, Clone)]
@@ -44,7 +46,8 @@ pub struct PartyUpdate {
 pub struct BatchTruth {
     /// The party.
     pub party: PartyId,
-    /// Examples per batch: `examples` holds consecutive batches of this many.
+    /// Examples per batch: `examples` holds consecutive batches of this many. Under Poisson
+    /// sampling, the count this round drew (possibly 0), not the expected batch size.
     pub batch_len: usize,
     /// The images and labels, as a dataset of `Σ batches` examples.
     pub examples: Truth<Dataset>,
@@ -91,8 +94,9 @@ impl Party {
     /// and this party's shard, and the examples it used. `opts` are checked
     /// ([`FederatedOptions::check`]; [`run_round`](super::run_round) does it).
     ///
-    /// The random stream is used exactly as by the pre-layout code: one batch draw per step,
-    /// nothing else (clipping draws nothing), so seeded runs are unchanged.
+    /// With fixed batches the random stream is used exactly as by the pre-layout code: one
+    /// batch draw per step, nothing else (clipping draws nothing), so seeded runs are
+    /// unchanged. A Poisson batch takes one uniform draw per example of the shard.
     pub fn update(
         &mut self,
         global: &Classifier,
@@ -106,12 +110,16 @@ impl Party {
         let clip = opts.max_grad_norm;
         let (values, used) = match opts.algorithm {
             Algorithm::FedSgd => {
-                let batch = self.draw_batch(opts.batch_size);
-                let (images, labels) = batch_tensors(&self.shard, &batch, &device);
-                let gradient = match clip {
-                    None => plain_gradient(global, images, labels),
-                    Some(c) => clipped_mean_gradient(global, images, labels, c),
+                let (batch, divisor) = match opts.sampling {
+                    BatchSampling::Fixed => {
+                        let batch = self.draw_batch(opts.batch_size);
+                        let len = batch.len();
+                        (batch, len)
+                    }
+                    // Divided by the expected B, not the count drawn (see `BatchSampling`).
+                    BatchSampling::Poisson => (self.draw_poisson(opts.batch_size), opts.batch_size),
                 };
+                let gradient = batch_gradient(global, &self.shard, &batch, clip, divisor, &device);
                 (gradient, batch)
             }
             Algorithm::FedAvg => self.local_steps(global, opts, &device),
@@ -125,7 +133,11 @@ impl Party {
                 *v += (std * z) as f32;
             }
         }
-        let batch_len = opts.batch_size.min(self.shard.len());
+        let batch_len = match opts.sampling {
+            BatchSampling::Fixed => opts.batch_size.min(self.shard.len()),
+            // FedSGD only (`FederatedOptions::check`): one batch, all of what was used.
+            BatchSampling::Poisson => used.len(),
+        };
         let update = PartyUpdate {
             party: self.id,
             delta: ModelDelta::new(ParamLayout::of(global), values),
@@ -172,6 +184,13 @@ impl Party {
         (delta, used)
     }
 
+    /// Every example of the shard with probability q = `batch_size` / shard length, capped
+    /// at 1, from this party's own stream.
+    fn draw_poisson(&mut self, batch_size: usize) -> Vec<usize> {
+        PoissonSampler::new(self.shard.len(), poisson_rate(batch_size, self.shard.len()))
+            .sample(&mut self.rng)
+    }
+
     fn draw_batch(&mut self, batch_size: usize) -> Vec<usize> {
         let all: Vec<usize> = (0..self.shard.len()).collect();
         all.sample(&mut self.rng, batch_size.min(self.shard.len()))
@@ -180,86 +199,24 @@ impl Party {
     }
 }
 
-/// The mean gradient of the batch, by autodiff, flat in the model's layout.
-fn plain_gradient(model: &Classifier, images: Tensor<4>, labels: Tensor<1, Int>) -> Vec<f32> {
-    let loss = cross_entropy(model.forward(images), labels);
-    let grads = GradientsParams::from_grads(loss.backward(), model);
-    ParamGrads::from_autodiff(model, &grads).to_flat()
-}
-
-/// `(1/B) Σ_b min(1, C/‖g_b‖) g_b` for the batch, as [`ParamGrads`] of `model`'s parameters.
-fn clipped_mean(
-    model: &Classifier,
-    images: Tensor<4>,
-    labels: Tensor<1, Int>,
-    max_grad_norm: f64,
-) -> ParamGrads {
-    let batch = labels.dims()[0] as f64;
-    let clipped = clipped_batch_gradient(model, images, labels, max_grad_norm);
-    clipped.sum.map(|g| g / batch)
-}
-
-/// [`clipped_mean`], flat in the model's layout.
-fn clipped_mean_gradient(
-    model: &Classifier,
-    images: Tensor<4>,
-    labels: Tensor<1, Int>,
-    max_grad_norm: f64,
-) -> Vec<f32> {
-    // Only the layer taps need gradients; the parameters' own would be computed and dropped.
-    let model = model.clone().no_grad();
-    let mean = clipped_mean(&model, images, labels, max_grad_norm);
-    flat_in_layout(&mean, &model)
-}
-
-/// One local SGD step on the clipped mean gradient (DP-FedAvg's local step, without noise).
-fn clipped_step(
-    model: Classifier,
-    optim: &mut ModuleOptimizer,
-    lr: f64,
-    images: Tensor<4>,
-    labels: Tensor<1, Int>,
-    max_grad_norm: f64,
-) -> Classifier {
-    let model = model.no_grad();
-    let mean = clipped_mean(&model, images, labels, max_grad_norm);
-    let grads = mean.into_gradients_params(&model);
-    optim.step(lr, model, grads)
-}
-
-/// `grads` concatenated in `model`'s visiting order (the layout of `model::flat`), whatever
-/// order they were computed in.
-fn flat_in_layout(grads: &ParamGrads, model: &Classifier) -> Vec<f32> {
-    struct Collect<'a> {
-        grads: &'a ParamGrads,
-        out: Vec<f32>,
+/// q = B / N, capped at 1 (an expected batch larger than the shard takes all of it); 1 for
+/// an empty shard, which draws nothing anyway.
+fn poisson_rate(batch_size: usize, shard_len: usize) -> f64 {
+    if shard_len == 0 {
+        return 1.0;
     }
-    impl ModuleVisitor for Collect<'_> {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let g = self
-                .grads
-                .get(param.id)
-                .expect("clipping taps every layer, so every parameter has a gradient");
-            let data = g.clone().into_data().convert::<f32>();
-            self.out
-                .extend(data.try_to_vec::<f32>().expect("converted to f32"));
-        }
-    }
-    let mut c = Collect {
-        grads,
-        out: Vec::with_capacity(model.num_params()),
-    };
-    model.visit(&mut c);
-    c.out
+    (batch_size as f64 / shard_len as f64).min(1.0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fl::federated::gradient::flat_in_layout;
     use crate::fl::federated::testing::{model, options, shard};
     use crate::model::ModelKind;
-    use crate::train::dp::clipped_sum_per_example_loop;
-    use crate::train::step;
+    use crate::train::dp::{ParamGrads, clipped_sum_per_example_loop};
+    use crate::train::{cross_entropy, step};
+    use burn::optim::GradientsParams;
 
     /// The update as the code before layouts and truth computed it (commit f01ff65), kept
     /// verbatim apart from names: the random draws must not move.
@@ -442,5 +399,93 @@ mod tests {
             bad.check(),
             Err(crate::fl::SecAggError::BadLocalNoise { .. })
         ));
+    }
+
+    fn poisson(batch_size: usize, global: &Classifier) -> FederatedOptions {
+        FederatedOptions {
+            sampling: BatchSampling::Poisson,
+            ..options(Algorithm::FedSgd, 1, batch_size, global.num_params())
+        }
+    }
+
+    #[test]
+    fn poisson_batches_hold_q_times_the_shard_on_average_and_vary() {
+        let global = model(ModelKind::Mlp, 3);
+        // q = 5 / 40: Binomial(40, 0.125) examples a round, mean 5, variance 4.375.
+        let opts = poisson(5, &global);
+        let mut party = Party::new(0, shard(40, 4), 21);
+        let rounds = 1000;
+        let mut sizes = Vec::with_capacity(rounds);
+        let mut empty = 0;
+        for _ in 0..rounds {
+            let (update, truth) = party.update(&global, &opts);
+            assert_eq!(truth.batch_len, update.examples);
+            if update.examples == 0 {
+                // P(empty) = 0.875⁴⁰ ≈ 0.5%: a few rounds of this seed draw nothing.
+                assert!(update.delta.values().iter().all(|v| *v == 0.0));
+                empty += 1;
+            }
+            sizes.push(update.examples as f64);
+        }
+        let mean = sizes.iter().sum::<f64>() / rounds as f64;
+        let var = sizes.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / rounds as f64;
+        // Standard errors: 0.066 for the mean, about 0.2 for the variance; bounds of 4.5 and
+        // 4 of them. A fixed batch would have variance 0.
+        assert!((mean - 5.0).abs() < 0.3, "mean {mean}");
+        assert!((var - 4.375).abs() < 0.8, "variance {var}");
+        assert!(empty > 0, "no empty draw in {rounds} rounds");
+    }
+
+    #[test]
+    fn a_poisson_update_is_the_clipped_sum_of_its_draw_over_the_expected_batch() {
+        let global = model(ModelKind::Mlp, 4);
+        let data = shard(20, 5);
+        let (b, c) = (5, 0.05);
+        let device = global.devices().into_iter().next().unwrap();
+        // The first seed whose first draw is neither empty nor of the expected size, so that
+        // dividing by the count drawn would give a different update.
+        let sampler = PoissonSampler::new(20, 0.25);
+        let seed = (0..)
+            .find(|&s| {
+                let n = sampler.sample(&mut StdRng::seed_from_u64(s)).len();
+                n != 0 && n != b
+            })
+            .unwrap();
+        let opts = FederatedOptions {
+            max_grad_norm: Some(c),
+            ..poisson(b, &global)
+        };
+        let mut party = Party::new(0, data.clone(), seed);
+        let mut rng = StdRng::seed_from_u64(seed);
+        // Two rounds: the party's own stream carries on from where the first draw left it.
+        for _ in 0..2 {
+            let batch = sampler.sample(&mut rng);
+            let (update, truth) = party.update(&global, &opts);
+            assert_eq!(
+                (update.examples, truth.batch_len),
+                (batch.len(), batch.len())
+            );
+            let expected: Vec<f32> = if batch.is_empty() {
+                vec![0.0; global.num_params()]
+            } else {
+                let (images, labels) = batch_tensors(&data, &batch, &device);
+                let sum = clipped_sum_per_example_loop(&global, images, labels, c);
+                flat_in_layout(&sum.map(|g| g / b as f64), &global)
+            };
+            let diff = max_abs_diff(update.delta.values(), &expected);
+            assert!(diff < 1e-6, "{diff}");
+        }
+    }
+
+    #[test]
+    fn an_expected_batch_beyond_the_shard_takes_every_example() {
+        let global = model(ModelKind::Mlp, 6);
+        let data = shard(6, 7);
+        // q = min(1, 10/6) = 1: all 6 examples, their sum divided by 10.
+        let (update, truth) = Party::new(0, data.clone(), 1).update(&global, &poisson(10, &global));
+        assert_eq!((update.examples, truth.batch_len), (6, 6));
+        let mean = oracle_mean(&global, &data, 1e6);
+        let expected: Vec<f32> = mean.iter().map(|g| g * 0.6).collect();
+        assert!(max_abs_diff(update.delta.values(), &expected) < 1e-6);
     }
 }

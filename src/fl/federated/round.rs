@@ -127,10 +127,12 @@ pub fn run_round<S: Server>(
                 .collect(),
         ),
         Aggregation::Additive | Aggregation::SecAgg => Revealed::Sum {
-            sum: ModelDelta::new(layout, code.decode(&outcome.sum)),
+            sum: ModelDelta::new(layout.clone(), code.decode(&outcome.sum)),
             contributors: outcome.contributors,
         },
     };
+    // What the model moved by: with central noise, not the sum `revealed` holds.
+    let released = ModelDelta::new(layout, sum);
     Ok(Round {
         next: from_flat(broadcast, &next),
         record,
@@ -138,6 +140,7 @@ pub fn run_round<S: Server>(
             broadcast: broadcast_snapshot,
             batch_size: opts.batch_size,
             revealed,
+            released,
             code,
             transcript: outcome.view,
         },
@@ -150,9 +153,9 @@ pub fn run_round<S: Server>(
 mod tests {
     use super::*;
     use crate::fl::ProtocolAbort;
-    use crate::fl::SecAggParams;
     use crate::fl::federated::HonestServer;
     use crate::fl::federated::testing::{model, options, shard};
+    use crate::fl::{SecAggParams, SumNoise};
     use crate::model::ModelKind;
     use burn::module::Module;
     use rand::SeedableRng;
@@ -165,6 +168,15 @@ mod tests {
 
     /// One seeded FedSGD round of 3 parties (one dropping out) under `aggregation`.
     fn round<S: Server>(aggregation: Aggregation, server: &mut S) -> Round<S::Secrets> {
+        noisy_round(aggregation, SumNoise::None, server)
+    }
+
+    /// [`round`] with `noise` in the sum.
+    fn noisy_round<S: Server>(
+        aggregation: Aggregation,
+        noise: SumNoise,
+        server: &mut S,
+    ) -> Round<S::Secrets> {
         let global = model(ModelKind::Mlp, 1);
         let len = global.num_params();
         let params = match aggregation {
@@ -175,6 +187,7 @@ mod tests {
             aggregation,
             params,
             dropouts_per_round: usize::from(aggregation != Aggregation::Additive),
+            noise,
             ..options(Algorithm::FedSgd, 3, 4, len)
         };
         let mut rng = StdRng::seed_from_u64(5);
@@ -318,5 +331,77 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err, SecAggError::BadMaxGradNorm { value: -1.0 });
+    }
+
+    fn moments(x: &[f64]) -> (f64, f64) {
+        let mean = x.iter().sum::<f64>() / x.len() as f64;
+        let var = x.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / x.len() as f64;
+        (mean, var)
+    }
+
+    #[test]
+    fn the_released_sum_carries_the_central_noise_and_the_revealed_one_does_not() {
+        let plain = round(Aggregation::Plain, &mut HonestServer);
+        let noisy = noisy_round(
+            Aggregation::SecAgg,
+            SumNoise::Central { std: 0.05 },
+            &mut HonestServer,
+        );
+        // Same seeds: the same contributors and updates as the plain round, which shows them.
+        let contributors = plain.observed.contributors();
+        assert_eq!(noisy.observed.contributors(), contributors);
+        let updates: Vec<&ModelDelta> = contributors
+            .iter()
+            .map(|&p| plain.observed.update_of(p).unwrap())
+            .collect();
+        let exact = sum_of(&updates);
+        let Revealed::Sum { sum, .. } = &noisy.observed.revealed else {
+            panic!("SecAgg reveals only a sum")
+        };
+        let errors = |d: &ModelDelta| -> Vec<f64> {
+            d.values()
+                .iter()
+                .zip(&exact)
+                .map(|(v, e)| f64::from(v - e))
+                .collect()
+        };
+        // 2,083 coordinates: the variance is known to about ±3%; 15% is a wide margin.
+        let (mean, var) = moments(&errors(&noisy.observed.released));
+        assert!(mean.abs() < 0.005, "mean {mean}");
+        assert!((var / 0.0025 - 1.0).abs() < 0.15, "variance {var}");
+        // The decoded sum before the noise is exact up to the fixed-point rounding.
+        let (_, var) = moments(&errors(sum));
+        assert!(var < 1e-12, "variance {var}");
+        // The model moved by the released sum, noise and all.
+        let next = ModelSnapshot::of(&noisy.next);
+        for ((n, w), g) in next
+            .values()
+            .iter()
+            .zip(noisy.observed.broadcast.values())
+            .zip(noisy.observed.released.values())
+        {
+            assert!((n - (w - 0.1 * g / 2.0)).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn without_central_noise_the_released_sum_is_the_revealed_one() {
+        let secagg = round(Aggregation::SecAgg, &mut HonestServer);
+        let Revealed::Sum { sum, .. } = &secagg.observed.revealed else {
+            panic!("SecAgg reveals only a sum")
+        };
+        assert_eq!(&secagg.observed.released, sum);
+        // Plain: the sum of the updates it revealed, as the protocol added them.
+        let plain = round(Aggregation::Plain, &mut HonestServer);
+        let updates: Vec<&ModelDelta> = plain
+            .observed
+            .contributors()
+            .iter()
+            .map(|&p| plain.observed.update_of(p).unwrap())
+            .collect();
+        let exact = sum_of(&updates);
+        for (r, e) in plain.observed.released.values().iter().zip(&exact) {
+            assert!((r - e).abs() < 1e-6, "{r} vs {e}");
+        }
     }
 }

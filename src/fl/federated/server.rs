@@ -11,8 +11,24 @@
 //! [`ObservedRound`] is everything the server has after a round, and the one value an attack
 //! in its seat is handed: the broadcast model, the batch size the parties use (a standard
 //! attacker assumption), what the protocol revealed ([`Revealed`]: every update under plain
-//! aggregation, only their sum under additive sharing and SecAgg), each party's raw upload and
-//! the decoder to read one "as if it were a gradient", and the full transcript.
+//! aggregation, only their sum under additive sharing and SecAgg), the sum as the round
+//! released it ([`ObservedRound::released`]), each party's raw upload and the decoder to read
+//! one "as if it were a gradient", and the full transcript.
+//!
+//! # Which sum an attacker sees
+//!
+//! With [`SumNoise::Central`](crate::fl::SumNoise::Central) the round holds two sums, and who
+//! sees which depends on who adds the noise:
+//! - [`Revealed::Sum`]'s `sum` is the decoded sum *before* the central noise. A curious server
+//!   that is itself the aggregator decoded it before adding its noise, so it knows it: an
+//!   attack in that seat may use it, and central noise does not protect the parties from it.
+//! - [`ObservedRound::released`] is the sum the round published and moved the model by, with
+//!   the central noise. When a *trusted* aggregator adds the noise (DP-SGD on the aggregate
+//!   against a malicious model-shaping server), this is all the server, and any attacker in
+//!   its seat, may read: such an attack must take `released` and nothing computed before it.
+//!
+//! With distributed noise or none the two agree (distributed noise is inside the decoded sum,
+//! which is what SecAgg reveals to anyone).
 
 use crate::fl::PartyId;
 use crate::fl::aggregation::ServerView;
@@ -51,7 +67,8 @@ pub enum Revealed {
     /// Additive sharing, SecAgg: only the decoded sum of the contributors' updates.
     ///
     /// With [`SumNoise::Central`](crate::fl::SumNoise::Central) this is the sum *before* the
-    /// server's own noise: the server adds that noise, so it knows the sum without it.
+    /// central noise: a server that adds that noise itself knows the sum without it. When a
+    /// trusted aggregator adds it, the server sees [`ObservedRound::released`] instead.
     Sum {
         /// Σ of the contributors' updates (with any distributed noise).
         sum: ModelDelta,
@@ -67,8 +84,15 @@ pub struct ObservedRound {
     pub broadcast: ModelSnapshot,
     /// Examples per local batch: attacks on FedSGD assume the server knows it.
     pub batch_size: usize,
-    /// The decoded updates, or only their sum.
+    /// The decoded updates, or only their sum (before any central noise).
     pub revealed: Revealed,
+    /// The sum of the contributors' updates as the round published it and applied it to the
+    /// model: with [`SumNoise::Central`](crate::fl::SumNoise::Central) the decoded sum plus
+    /// the central noise, otherwise the decoded sum itself (under plain aggregation, the sum
+    /// of the decoded updates as the protocol added them). The next global model is the
+    /// broadcast one moved by this ÷ the number of contributors. What an attacker sees when a
+    /// trusted aggregator, not the server, adds the central noise (see the module docs).
+    pub released: ModelDelta,
     /// The fixed-point code the parties encoded with (public: the server chose it).
     pub code: FixedPoint,
     /// Every message the server received in the aggregation.

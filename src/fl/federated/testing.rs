@@ -4,7 +4,7 @@ use burn::tensor::Device;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use super::{Algorithm, FederatedOptions};
+use super::{Algorithm, BatchSampling, FederatedOptions};
 use crate::data::Dataset;
 use crate::fl::{Aggregation, SecAggParams, SumNoise};
 use crate::model::{Activation, Classifier, ModelConfig, ModelKind};
@@ -48,6 +48,7 @@ pub(super) fn options(
         algorithm,
         local_steps: 2,
         batch_size,
+        sampling: BatchSampling::Fixed,
         lr: 0.1,
         aggregation: Aggregation::Plain,
         params: SecAggParams::every_party(parties, vector_len).expect("valid parameters"),
