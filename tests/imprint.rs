@@ -91,14 +91,20 @@ fn lone_samples_come_back_exactly_through_secagg_and_the_dp_aggregate_stops_them
         let npy = std::fs::read(file("reconstructions.npy")).unwrap();
         let header = String::from_utf8_lossy(&npy[10..80]).to_string();
         let n = c["samples"].as_u64().unwrap();
-        assert!(header.contains(&format!("'shape': ({n}, 28, 28)")), "{header}");
+        assert!(
+            header.contains(&format!("'shape': ({n}, 28, 28)")),
+            "{header}"
+        );
     }
     // With 192 bins for 12 samples most are alone in both seeds; the attack found them.
     let wide: Vec<&serde_json::Value> = cases
         .iter()
         .filter(|c| c["bins"] == 192 && c["epsilon"] == "inf")
         .collect();
-    assert!(wide.iter().all(|c| c["recovered"].as_u64().unwrap() >= 8), "{wide:?}");
+    assert!(
+        wide.iter().all(|c| c["recovered"].as_u64().unwrap() >= 8),
+        "{wide:?}"
+    );
     // The privacy block: DP-SGD's keys over the union of the parties' data.
     let privacy = m["privacy"].as_array().unwrap();
     assert_eq!(privacy.len(), 1, "{privacy:?}");

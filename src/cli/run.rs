@@ -4,19 +4,19 @@
 use clap::Args;
 
 use ppml::Result;
+use ppml::attacks::imprint::statistic::Statistic;
 use ppml::attacks::membership::quantile::Head;
 use ppml::experiments::Experiment;
 use ppml::experiments::federated::{Federated, FederatedConfig};
+use ppml::experiments::global_model_attack::{GlobalAttack, GlobalModelAttack, GlobalModelConfig};
 use ppml::experiments::gradient_inversion::{
     GradientInversion, GradientInversionConfig, InversionAttack,
 };
-use ppml::experiments::global_model_attack::{GlobalAttack, GlobalModelAttack, GlobalModelConfig};
 use ppml::experiments::mia::{AttackKind, Mia, MiaConfig};
 use ppml::experiments::train::{Train, TrainConfig};
-use ppml::attacks::imprint::statistic::Statistic;
-use ppml::fl::{Aggregation, NoisePlacement};
 use ppml::fl::Partition;
 use ppml::fl::federated::Algorithm;
+use ppml::fl::{Aggregation, NoisePlacement};
 
 use super::flags::{CommonArgs, DpArgs, ModelArgs, TrainingArgs, set};
 

@@ -32,6 +32,16 @@ pub enum NoisePlacement {
     Distributed,
 }
 
+impl NoisePlacement {
+    /// The name configs and result folders use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoisePlacement::Central => "central",
+            NoisePlacement::Distributed => "distributed",
+        }
+    }
+}
+
 /// The noise of DP-SGD on the aggregate: σ · C/B per coordinate of the sum, for
 /// `noise_multiplier` σ, per-example clipping bound `clip_norm` C and expected batch
 /// `batch_size` B, placed as `placement` says. Distributed noise is calibrated on the

@@ -125,7 +125,10 @@ mod tests {
             let layout = ParamLayout::of(&model);
             let names: Vec<&str> = layout.params().iter().map(|p| p.name()).collect();
             assert_eq!(&names[..2], &[IMPRINT_WEIGHT, IMPRINT_BIAS], "{kind:?}");
-            assert_eq!(layout.get(IMPRINT_WEIGHT).unwrap().shape(), &[SIDE * SIDE, 3]);
+            assert_eq!(
+                layout.get(IMPRINT_WEIGHT).unwrap().shape(),
+                &[SIDE * SIDE, 3]
+            );
             assert_eq!(layout.get(IMPRINT_BIAS).unwrap().offset(), SIDE * SIDE * 3);
             let snapshot = ModelSnapshot::of(&model);
             assert_eq!(snapshot.param(IMPRINT_BIAS).unwrap()[1], -0.1);

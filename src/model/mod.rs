@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 
 pub use cnn::Cnn;
 pub use config::{ModelConfig, ModelKind};
-pub use imprinted::{Honest, IMPRINT_BIAS, IMPRINT_WEIGHT, Imprinted};
 pub use footprint::{Footprint, available_memory};
+pub use imprinted::{Honest, IMPRINT_BIAS, IMPRINT_WEIGHT, Imprinted};
 pub use layout::{ModelDelta, ModelSnapshot, ParamLayout, ParamSpec};
 pub use lenet::Lenet;
 pub use mlp::Mlp;

@@ -161,23 +161,18 @@ pub fn measure_case(
     let batches: Vec<&BatchTruth> = outcome.truth.iter().collect();
     let originals = Originals::of(&batches);
     let m = originals.pixels().unseal().len();
-    let alone = count_alone(originals.pixels().unseal(), outcome.cutoffs, outcome.direction);
+    let alone = count_alone(
+        originals.pixels().unseal(),
+        outcome.cutoffs,
+        outcome.direction,
+    );
     let bins_found = outcome.found.len();
     // One reconstruction per sample: the most confident bins, blanks when there are too few.
-    let mut reconstructions: Vec<Vec<f32>> = outcome
-        .found
-        .into_iter()
-        .take(m)
-        .map(|b| b.image)
-        .collect();
+    let mut reconstructions: Vec<Vec<f32>> =
+        outcome.found.into_iter().take(m).map(|b| b.image).collect();
     reconstructions.resize(m, vec![0.0; side * side]);
-    let leakage = measure_reconstruction(
-        originals.pixels(),
-        &reconstructions,
-        prior,
-        side,
-        threshold,
-    )?;
+    let leakage =
+        measure_reconstruction(originals.pixels(), &reconstructions, prior, side, threshold)?;
     stage_files(&id, &leakage, &originals, &reconstructions, side, staged)?;
     let expected_recovered = match id.placement {
         Placement::EqualMass => expected_alone(m, id.bins),

@@ -243,7 +243,9 @@ impl GlobalModelConfig {
             }
         }
         if defense.noise.is_empty() {
-            return Err(ConfigError::invalid("noise", "[]", "give central and/or distributed").into());
+            return Err(
+                ConfigError::invalid("noise", "[]", "give central and/or distributed").into(),
+            );
         }
         if !(defense.delta > 0.0 && defense.delta < 1.0) {
             return Err(ConfigError::invalid("delta", defense.delta, "must be in (0, 1)").into());

@@ -35,8 +35,8 @@ use crate::config::MovedKey;
 use crate::data::Dataset;
 use crate::fl::NoisePlacement;
 use crate::fl::federated::HonestServer;
-use crate::metrics::leakage::SsimThreshold;
 use crate::metrics::inversion::Originals;
+use crate::metrics::leakage::SsimThreshold;
 use crate::model::{Classifier, ModelConfig};
 use crate::report::{METRICS, Staged};
 use crate::runtime::Runtime;
@@ -318,11 +318,8 @@ fn attack_case(
         }
     };
     let bins = cutoffs.len();
-    let mut server = ImprintServer::new(
-        config.imprint.statistic,
-        shared.direction.clone(),
-        cutoffs,
-    );
+    let mut server =
+        ImprintServer::new(config.imprint.statistic, shared.direction.clone(), cutoffs);
     let plant = started.elapsed().as_secs_f64();
     let parameters = honest + (shared.side * shared.side + 1) * bins;
     let opts = federation::options(config, federation, level, parameters)?;
@@ -413,7 +410,11 @@ fn train_defended(
 fn statistic_of(data: &Dataset, direction: &[f64]) -> Vec<f64> {
     (0..data.len())
         .map(|i| {
-            let image: Vec<f32> = data.image(i).iter().map(|&p| f32::from(p) / 255.0).collect();
+            let image: Vec<f32> = data
+                .image(i)
+                .iter()
+                .map(|&p| f32::from(p) / 255.0)
+                .collect();
             measure(direction, &image)
         })
         .collect()
