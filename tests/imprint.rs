@@ -61,18 +61,25 @@ fn lone_samples_come_back_exactly_through_secagg_and_the_dp_aggregate_stops_them
             .iter()
             .map(|s| s.as_f64().unwrap())
             .collect();
-        let exact = ssim.iter().filter(|&&s| s > 0.99).count();
+        let exact = c["exact"].as_u64().unwrap() as usize;
+        let psnr = c["psnr"].as_array().unwrap();
+        let at_50_db = psnr.iter().filter(|p| p.as_f64().unwrap() >= 50.0).count();
+        assert_eq!(exact, at_50_db, "{c}");
+        assert!(ssim.iter().filter(|&&s| s > 0.99).count() >= exact, "{c}");
         if c["epsilon"] == "inf" {
             assert_eq!(c["samples"], 12, "{c}");
             // Every sample alone in its bin comes back exactly; shared bins blend.
             let alone = c["alone"].as_u64().unwrap() as usize;
             assert!(exact >= alone, "{alone} alone, {exact} exact: {c}");
+            // and nothing else does: no empty bin shows up (bins found ≤ samples).
+            assert!(c["bins_found"].as_u64().unwrap() <= 12, "{c}");
             assert!(c["recovered"].as_u64().unwrap() as usize >= alone, "{c}");
             let k = f(c, "bins");
             let formula = 12.0 * (1.0 - 1.0 / k).powf(11.0);
             if c["placement"] == "oracle-upper-bound" {
                 assert_eq!(c["bins"], 12);
                 assert_eq!(c["recovered"], 12, "{c}");
+                assert_eq!(exact, 12, "{c}");
                 assert_eq!(f(c, "expected_recovered"), 12.0);
             } else {
                 assert!((f(c, "expected_recovered") - formula).abs() < 1e-9, "{c}");

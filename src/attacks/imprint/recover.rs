@@ -24,6 +24,10 @@ pub struct BinImage {
 /// The images of every bin whose |Δb| exceeds `min_weight`, in bin order. `rows[i]` is the
 /// imprint row i's weight gradient (one value per pixel) and `bias[i]` its bias gradient.
 ///
+/// The released sum is stored in f32, so two rows holding the same samples can still differ
+/// by their representation error, up to half an f32 ulp each; that much is added to
+/// `min_weight` per bin, or an empty bin would show up wherever the sum crosses a power of two.
+///
 /// # Panics
 /// When `rows` and `bias` differ in length (a programming error).
 pub fn separate(rows: &[Vec<f64>], bias: &[f64], min_weight: f64) -> Vec<BinImage> {
@@ -33,8 +37,10 @@ pub fn separate(rows: &[Vec<f64>], bias: &[f64], min_weight: f64) -> Vec<BinImag
         .filter_map(|i| {
             let next_b = if i + 1 < k { bias[i + 1] } else { 0.0 };
             let weight = bias[i] - next_b;
+            let representation = 0.5 * f64::from(f32::EPSILON) * (bias[i].abs() + next_b.abs());
+            let floor = min_weight + representation;
             // A NaN weight (a non-finite gradient) is no occupied bin either.
-            if weight.abs().partial_cmp(&min_weight) != Some(std::cmp::Ordering::Greater) {
+            if weight.abs().partial_cmp(&floor) != Some(std::cmp::Ordering::Greater) {
                 return None;
             }
             let image = rows[i]
@@ -114,5 +120,21 @@ mod tests {
         let (rows, bias) = gradient(&samples, &cuts);
         assert_eq!(separate(&rows, &bias, 0.0).len(), 1);
         assert!(separate(&rows, &bias, 0.05).is_empty());
+    }
+
+    #[test]
+    fn the_f32_representation_of_the_sum_makes_no_bin() {
+        // Two rows with the same samples whose sums round to neighbouring f32 values: the
+        // difference is one ulp, not a sample.
+        let b = 0.2_f32;
+        let next = f32::from_bits(b.to_bits() + 1);
+        let rows = vec![vec![f64::from(b)], vec![f64::from(next)]];
+        let bias = vec![f64::from(b), f64::from(next)];
+        let got = separate(&rows, &bias, 0.0);
+        assert_eq!(
+            got.iter().map(|g| g.bin).collect::<Vec<_>>(),
+            vec![1],
+            "bin 0 is empty"
+        );
     }
 }
