@@ -137,6 +137,39 @@ fn lone_samples_come_back_exactly_through_secagg_and_the_dp_aggregate_stops_them
 }
 
 #[test]
+fn every_seed_of_a_single_federation_run_draws_its_own_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = run_experiment(
+        dir.path(),
+        &[
+            "--parties",
+            "2",
+            "--batch-size",
+            "3",
+            "--bins",
+            "6",
+            "--seeds",
+            "2",
+            "--rounds",
+            "1",
+        ],
+    );
+    let cases = m["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 2, "{cases:?}");
+    let originals = |c: &serde_json::Value| {
+        let case_dir = c["dir"].as_str().unwrap();
+        std::fs::read(dir.path().join("gm").join(case_dir).join("originals.npy")).unwrap()
+    };
+    assert_eq!(cases[0]["seed"], 0);
+    assert_eq!(cases[1]["seed"], 1);
+    assert_ne!(
+        originals(&cases[0]),
+        originals(&cases[1]),
+        "seed 1 repeated seed 0's batches"
+    );
+}
+
+#[test]
 fn impossible_global_model_settings_exit_2_without_output() {
     let base = ["--dataset", "fashion-mnist", "--quick"];
     for (extra, expect) in [
@@ -163,6 +196,19 @@ fn impossible_global_model_settings_exit_2_without_output() {
         "global-model-attack",
         &["--dataset", "fashion-mnist", "--config", path],
         "overlap the parties' data",
+    );
+    // One federation listed twice.
+    let twice = dir.path().join("twice.toml");
+    std::fs::write(&twice, "[imprint]\nfederations = [[3, 8], [3, 8]]\n").unwrap();
+    rejects_run(
+        "global-model-attack",
+        &[
+            "--dataset",
+            "fashion-mnist",
+            "--config",
+            twice.to_str().unwrap(),
+        ],
+        "listed twice",
     );
     // The fixture's 3,000 training images give 3 parties shards of 1,000.
     rejects_run(

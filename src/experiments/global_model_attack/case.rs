@@ -102,7 +102,8 @@ pub struct CaseRecord {
     pub name: String,
     /// Its folder: `grid.png`, `originals.npy`, `reconstructions.npy` (float32
     /// `[samples, side, side]`, in the matched order of `ssim`; a sample the attack did not
-    /// isolate gets a blend, or a blank image when it found fewer bins than samples).
+    /// isolate gets a blend, or the attacker's prior (the mean auxiliary image) when it found
+    /// fewer bins than samples).
     pub dir: String,
     /// Parties n.
     pub parties: usize,
@@ -176,10 +177,13 @@ pub fn measure_case(
         outcome.direction,
     );
     let bins_found = outcome.found.len();
-    // One reconstruction per sample: the most confident bins, blanks when there are too few.
+    // One reconstruction per sample: the most confident bins; where the attack found fewer
+    // bins than samples, the rest get what an attacker who learnt nothing would guess, its
+    // prior (the mean image of its own data), so that RDLV > 0 means leakage, not a blank
+    // that happens to match a dark image better than the prior does.
     let mut reconstructions: Vec<Vec<f32>> =
         outcome.found.into_iter().take(m).map(|b| b.image).collect();
-    reconstructions.resize(m, vec![0.0; side * side]);
+    reconstructions.resize(m, prior.to_vec());
     let leakage =
         measure_reconstruction(originals.pixels(), &reconstructions, prior, side, threshold)?;
     stage_files(&id, &leakage, &originals, &reconstructions, side, staged)?;
@@ -235,9 +239,20 @@ fn stage_files(
         Placement::EqualMass => String::new(),
         Placement::OracleUpperBound => " [oracle bins: an upper bound, not an attack]".into(),
     };
+    let exact = leakage.psnr.iter().filter(|&&p| p >= EXACT_PSNR_DB).count();
     let title = format!(
-        "imprint, {} parties × batch {}, {} bins: {} of {} recovered{bound} (first {shown} shown)",
-        id.parties, id.batch_size, id.bins, leakage.recovered, leakage.images
+        "imprint, {} parties × batch {}, {} bins{dp}: {exact} of {} exact, {} at SSIM ≥ {}{bound} \
+         (first {shown} shown)",
+        id.parties,
+        id.batch_size,
+        id.bins,
+        leakage.images,
+        leakage.recovered,
+        leakage.threshold.get(),
+        dp = match id.noise {
+            Some(p) => format!(", ε {} {} noise", id.epsilon, p.as_str()),
+            None => String::new(),
+        },
     );
     let refs = |images: &[Vec<f32>]| -> Vec<Vec<f32>> { images[..shown].to_vec() };
     let (o, r) = (refs(&matched.originals), refs(&matched.reconstructions));
@@ -272,11 +287,15 @@ pub fn summary(cases: &[CaseRecord]) -> Vec<String> {
          mean over the seeds, beside the formula"
             .to_string(),
     ];
+    // The oracle's bins follow the drawn batch (one per sample): one line for all its seeds.
     let key_of = |c: &CaseRecord| {
         (
             c.parties,
             c.batch_size,
-            c.bins,
+            match c.placement {
+                Placement::EqualMass => c.bins,
+                Placement::OracleUpperBound => 0,
+            },
             c.placement,
             c.epsilon.to_bits(),
             c.noise,
@@ -301,7 +320,7 @@ pub fn summary(cases: &[CaseRecord]) -> Vec<String> {
             None => String::new(),
         };
         lines.push(format!(
-            "  n {:>2} B {:>3} {bins} {dp:<18} exact {:>6.1} of {:>5.1} (formula {:>6.1}) \
+            "  n {:>2} B {:>3} {bins:<20} {dp:<18} exact {:>6.1} of {:>5.1} (formula {:>6.1}) \
              at SSIM {:>6.1} mean SSIM {:.3}",
             c.parties,
             c.batch_size,

@@ -110,8 +110,12 @@ pub struct DefenseSpec {
     /// FedSGD rounds the federation runs: what σ is calibrated for, and how long the
     /// planted-free global model trains for its test accuracy.
     pub rounds: usize,
-    /// The server's FedSGD step size.
+    /// The server's FedSGD step size without the DP aggregate.
     pub lr: f64,
+    /// Its step size under the DP aggregate, whose clipped updates are smaller (each example
+    /// moves it by at most C/B): the step each kind of federation trains best with, so that
+    /// the accuracy cost of the defense is not a step size tuned for the other.
+    pub dp_lr: f64,
 }
 
 impl Default for DefenseSpec {
@@ -122,7 +126,8 @@ impl Default for DefenseSpec {
             delta: 1e-5,
             clip_norm: 1.0,
             rounds: 300,
-            lr: 0.5,
+            lr: 0.1,
+            dp_lr: 0.5,
         }
     }
 }
@@ -190,6 +195,17 @@ impl GlobalModelConfig {
         if spec.federations.is_empty() {
             return Err(ConfigError::invalid("federations", "[]", "give at least one").into());
         }
+        if let Some(twice) = (1..spec.federations.len())
+            .find(|&i| spec.federations[..i].contains(&spec.federations[i]))
+        {
+            let [n, b] = spec.federations[twice];
+            return Err(ConfigError::invalid(
+                "federations",
+                format!("[{n}, {b}]"),
+                "listed twice: each federation once (`seeds` repeats it)",
+            )
+            .into());
+        }
         if spec.bins_per_sample.is_empty() && spec.bins.is_empty() && !spec.oracle {
             return Err(ConfigError::invalid(
                 "bins",
@@ -253,6 +269,7 @@ impl GlobalModelConfig {
         positive("clip_norm", defense.clip_norm)?;
         count_in("rounds", defense.rounds, MAX_ROUNDS)?;
         positive("lr", defense.lr)?;
+        positive("dp_lr", defense.dp_lr)?;
         let per_seed = spec.federations.len()
             * (spec.bins_per_sample.len() + spec.bins.len() + usize::from(spec.oracle))
             * self.levels().len();

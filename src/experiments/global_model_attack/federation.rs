@@ -204,6 +204,7 @@ pub fn options(
         noise,
         max_grad_norm: Some(defense.clip_norm),
         sampling: BatchSampling::Poisson,
+        lr: defense.dp_lr,
         ..plain
     })
 }

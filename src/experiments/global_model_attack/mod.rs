@@ -237,14 +237,15 @@ pub fn run(config: GlobalModelConfig, ctx: &mut RunContext) -> Result<GlobalMode
     let bar = progress.items(plan.len() as u64, "cases", "global-model attack");
     let mut cases = Vec::with_capacity(plan.len());
     let mut ids = plan.iter().peekable();
-    for _ in 0..config.imprint.seeds {
+    for seed in 0..config.imprint.seeds {
         let mut rng = StdRng::seed_from_u64(ctx.rng.random());
         for &fed in &config.imprint.federations {
             let federation = Federation::deal(&train, fed, &mut rng)?;
             let global = Classifier::new(&shared.model, &device.clone().autodiff(), &mut rng);
             for &(_, level) in levels.iter().filter(|(f, _)| *f == fed) {
                 while let Some(&&id) = ids.peek() {
-                    if [id.parties, id.batch_size] != fed
+                    if id.seed != seed
+                        || [id.parties, id.batch_size] != fed
                         || id.epsilon.to_bits() != level.epsilon.to_bits()
                         || id.noise != level.noise
                     {
