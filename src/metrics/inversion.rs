@@ -39,6 +39,32 @@ impl Originals {
     pub fn pixels(&self) -> &Truth<Vec<Vec<f32>>> {
         &self.pixels
     }
+
+    /// How many images the batches hold.
+    pub fn len(&self) -> usize {
+        self.pixels.unseal().len()
+    }
+
+    /// True when the batches hold no image.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `statistic` of every image, in order: what the imprint attack's idealised (oracle)
+    /// placement is built from. Only measurement code reads the private images, so an upper
+    /// bound that peeks at them goes through here, never through the attack's view.
+    pub fn statistics(&self, statistic: impl Fn(&[f32]) -> f64) -> Vec<f64> {
+        self.pixels.unseal().iter().map(|x| statistic(x)).collect()
+    }
+
+    /// Images whose bin (`bin_of`; `None`: in no bin) no other image of the batches shares:
+    /// the samples an imprint block isolates, which its formula predicts.
+    pub fn alone_in_bins(&self, bin_of: impl Fn(&[f32]) -> Option<usize>) -> usize {
+        let bins: Vec<Option<usize>> = self.pixels.unseal().iter().map(|x| bin_of(x)).collect();
+        bins.iter()
+            .filter(|b| b.is_some() && bins.iter().filter(|c| c == b).count() == 1)
+            .count()
+    }
 }
 
 /// The share of the batch's labels that `labels` finds, both taken as multisets (which image

@@ -170,12 +170,8 @@ pub fn measure_case(
 ) -> Result<CaseRecord> {
     let batches: Vec<&BatchTruth> = outcome.truth.iter().collect();
     let originals = Originals::of(&batches);
-    let m = originals.pixels().unseal().len();
-    let alone = count_alone(
-        originals.pixels().unseal(),
-        outcome.cutoffs,
-        outcome.direction,
-    );
+    let m = originals.len();
+    let alone = originals.alone_in_bins(|x| outcome.cutoffs.bin_of(measure(outcome.direction, x)));
     let bins_found = outcome.found.len();
     // One reconstruction per sample: the most confident bins; where the attack found fewer
     // bins than samples, the rest get what an attacker who learnt nothing would guess, its
@@ -211,17 +207,6 @@ pub fn measure_case(
         leakage,
         seconds: outcome.seconds,
     })
-}
-
-/// Samples whose statistic falls in a bin no other sample's does.
-fn count_alone(images: &[Vec<f32>], cutoffs: &Cutoffs, direction: &[f64]) -> usize {
-    let bins: Vec<Option<usize>> = images
-        .iter()
-        .map(|x| cutoffs.bin_of(measure(direction, x)))
-        .collect();
-    bins.iter()
-        .filter(|b| b.is_some() && bins.iter().filter(|c| c == b).count() == 1)
-        .count()
 }
 
 fn stage_files(

@@ -309,13 +309,7 @@ fn attack_case(
                 rt.rng,
             )?;
             let batch = Originals::of(&peek.truth.iter().collect::<Vec<_>>());
-            let stats: Vec<f64> = batch
-                .pixels()
-                .unseal()
-                .iter()
-                .map(|x| measure(&shared.direction, x))
-                .collect();
-            Cutoffs::oracle(&stats)
+            Cutoffs::oracle(&batch.statistics(|x| measure(&shared.direction, x)))
         }
     };
     let bins = cutoffs.len();
