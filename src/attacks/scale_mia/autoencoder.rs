@@ -28,6 +28,7 @@ use rand::seq::SliceRandom;
 
 use crate::Result;
 use crate::config::{ConfigError, at_least_one};
+use crate::data::Dataset;
 use crate::model::{Activation, ModelConfig, ModelKind, fan_in_bound, seeded_linear};
 use crate::runtime::Runtime;
 use crate::train::Diverged;
@@ -176,6 +177,16 @@ impl Decoder {
         let device = self.hidden.weight.device();
         map_rows(latents, self.output_width(), &device, |z| self.forward(z))
     }
+}
+
+/// Every image of `data`, pixels scaled to `[0, 1]`: the input of [`train_autoencoder`],
+/// [`Encoder::encode`] and [`latent_statistic`](super::latent_statistic).
+pub fn pixels_of(data: &Dataset) -> Vec<Vec<f32>> {
+    let all: Vec<usize> = (0..data.len()).collect();
+    let (flat, _) = data.batch(&all);
+    flat.chunks(data.pixels().max(1))
+        .map(<[f32]>::to_vec)
+        .collect()
 }
 
 /// `f` on the rows of `rows` stacked into one tensor, split back into rows of `width`.

@@ -20,7 +20,8 @@ pub mod view;
 
 pub use attack::ScaleMia;
 pub use autoencoder::{
-    AutoencoderOptions, Decoder, Encoder, EncoderShape, TrainedAutoencoder, train_autoencoder,
+    AutoencoderOptions, Decoder, Encoder, EncoderShape, TrainedAutoencoder, pixels_of,
+    train_autoencoder,
 };
 pub use plant::{ScaleMiaSecrets, ScaleMiaServer, latent_statistic, mean_direction};
 pub use view::ScaleMiaView;
