@@ -10,6 +10,7 @@
 pub mod gradient;
 pub mod imprint;
 pub mod membership;
+pub mod scale_mia;
 
 use crate::Result;
 use crate::runtime::Runtime;

@@ -29,6 +29,7 @@ pub use cnn::Cnn;
 pub use config::{ModelConfig, ModelKind};
 pub use footprint::{Footprint, available_memory};
 pub use imprinted::{Honest, IMPRINT_BIAS, IMPRINT_WEIGHT, Imprinted};
+pub use init::{fan_in_bound, seeded_linear};
 pub use layout::{ModelDelta, ModelSnapshot, ParamLayout, ParamSpec};
 pub use lenet::Lenet;
 pub use mlp::Mlp;

@@ -1,8 +1,9 @@
 //! The attack proper: read the imprint rows out of the released sum, find the occupied bins,
-//! divide.
+//! divide. [`read_bins`] is shared with Scale-MIA (`attacks::scale_mia`), whose rows measure a
+//! latent instead of the pixels.
 
 use super::recover::{BinImage, separate};
-use super::view::ImprintView;
+use super::view::{AggregateView, ImprintView};
 use crate::Result;
 use crate::attacks::Attack;
 use crate::model::{IMPRINT_BIAS, IMPRINT_WEIGHT};
@@ -24,12 +25,41 @@ impl Default for Imprint {
 }
 
 impl Imprint {
-    /// The |Δb| an empty bin cannot reach: the fixed-point rounding of two coordinates, plus
-    /// `noise_sds` standard deviations of the DP noise in their difference.
+    /// The |Δb| an empty bin cannot reach (see [`min_weight`]).
     pub fn min_weight(&self, view: &ImprintView) -> f64 {
-        let a = &view.aggregate;
-        2.0 * a.rounding + self.noise_sds * std::f64::consts::SQRT_2 * a.noise_std
+        min_weight(&view.aggregate, self.noise_sds)
     }
+}
+
+/// The |Δb| an empty bin cannot reach: the fixed-point rounding of two coordinates, plus
+/// `noise_sds` standard deviations of the DP noise in their difference.
+pub fn min_weight(aggregate: &AggregateView, noise_sds: f64) -> f64 {
+    2.0 * aggregate.rounding + noise_sds * std::f64::consts::SQRT_2 * aggregate.noise_std
+}
+
+/// Every occupied bin of the imprint layer of `bins` rows in the released sum, ΔW ÷ Δb each
+/// (one value per input of the block: pixels, or a latent), the heaviest bins (largest |Δb|)
+/// first.
+///
+/// # Panics
+/// When the sum has no imprint layer: the attack reads only what its own server planted.
+pub fn read_bins(aggregate: &AggregateView, bins: usize, min_weight: f64) -> Vec<BinImage> {
+    let sum = &aggregate.sum;
+    let weight = sum
+        .param(IMPRINT_WEIGHT)
+        .expect("the server planted the imprint layer it attacks");
+    let bias = sum
+        .param(IMPRINT_BIAS)
+        .expect("the server planted the imprint layer it attacks");
+    let d = weight.len() / bins;
+    // The weight is [d, k]: row i of the imprint layer is column i.
+    let rows: Vec<Vec<f64>> = (0..bins)
+        .map(|i| (0..d).map(|p| f64::from(weight[p * bins + i])).collect())
+        .collect();
+    let bias: Vec<f64> = bias.iter().map(|&b| f64::from(b)).collect();
+    let mut found = separate(&rows, &bias, min_weight);
+    found.sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
+    found
 }
 
 impl Attack<ImprintView> for Imprint {
@@ -37,22 +67,7 @@ impl Attack<ImprintView> for Imprint {
     type Output = Vec<BinImage>;
 
     fn run(&self, view: &ImprintView, _rt: &mut Runtime<'_>) -> Result<Vec<BinImage>> {
-        let sum = &view.aggregate.sum;
         let k = view.secrets.cutoffs.len();
-        let weight = sum
-            .param(IMPRINT_WEIGHT)
-            .expect("the server planted the imprint layer it attacks");
-        let bias = sum
-            .param(IMPRINT_BIAS)
-            .expect("the server planted the imprint layer it attacks");
-        let d = weight.len() / k;
-        // The weight is [d, k]: row i of the imprint layer is column i.
-        let rows: Vec<Vec<f64>> = (0..k)
-            .map(|i| (0..d).map(|p| f64::from(weight[p * k + i])).collect())
-            .collect();
-        let bias: Vec<f64> = bias.iter().map(|&b| f64::from(b)).collect();
-        let mut found = separate(&rows, &bias, self.min_weight(view));
-        found.sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
-        Ok(found)
+        Ok(read_bins(&view.aggregate, k, self.min_weight(view)))
     }
 }

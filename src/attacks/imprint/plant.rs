@@ -61,7 +61,7 @@ impl Server for ImprintServer {
         let block = ImprintBlock::planted(&s.direction, s.cutoffs.values(), &device);
         let honest = Honest::of(global).expect("the server plants into an honest model");
         (
-            Classifier::Imprinted(Imprinted { block, honest }),
+            Classifier::Imprinted(Imprinted::on_pixels(block, honest)),
             self.secrets.clone(),
         )
     }
