@@ -170,6 +170,54 @@ fn every_seed_of_a_single_federation_run_draws_its_own_batches() {
 }
 
 #[test]
+fn scale_mia_finds_every_sample_the_oracle_isolates_in_the_latent_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = run_experiment(
+        dir.path(),
+        &[
+            "--attack",
+            "scale-mia",
+            "--parties",
+            "2",
+            "--batch-size",
+            "4",
+            "--bins",
+            "64",
+            "--oracle",
+            "--seeds",
+            "1",
+            "--rounds",
+            "1",
+        ],
+    );
+    let ae = &m["autoencoder"];
+    assert_eq!(ae["latent"], 256, "{ae}");
+    assert!(ae["final_mse"].as_f64().unwrap() < 0.1, "{ae}");
+    let cases = m["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 2, "{cases:?}");
+    for c in cases {
+        assert_eq!(c["attack"], "scale-mia");
+        let (alone, found) = (
+            c["alone"].as_u64().unwrap(),
+            c["bins_found"].as_u64().unwrap(),
+        );
+        // Every lone latent makes its bin's Δb non-zero; no empty bin shows up.
+        assert!(alone <= found && found <= 8, "{c}");
+        if c["placement"] == "oracle-upper-bound" {
+            assert_eq!((alone, found), (8, 8), "{c}");
+        }
+        let npy = std::fs::read(
+            dir.path()
+                .join("gm")
+                .join(c["dir"].as_str().unwrap())
+                .join("reconstructions.npy"),
+        )
+        .unwrap();
+        assert!(String::from_utf8_lossy(&npy[10..80]).contains("'shape': (8, 28, 28)"));
+    }
+}
+
+#[test]
 fn impossible_global_model_settings_exit_2_without_output() {
     let base = ["--dataset", "fashion-mnist", "--quick"];
     for (extra, expect) in [
@@ -180,7 +228,14 @@ fn impossible_global_model_settings_exit_2_without_output() {
         ),
         (&["--epsilon", "0"][..], "epsilons"),
         (&["--epsilon", "-1"][..], "epsilons"),
-        (&["--attack", "scale-mia"][..], "not built yet"),
+        (
+            &["--attack", "scale-mia", "--model", "cnn"][..],
+            "first layer of an MLP",
+        ),
+        (
+            &["--attack", "scale-mia", "--statistic", "dct"][..],
+            "needs an image",
+        ),
         (&["--parties", "1"][..], "at least 2 parties"),
         (&["--seeds", "0"][..], "seeds"),
     ] {

@@ -183,6 +183,13 @@ fn every_config_in_experiments_is_valid() {
             let config = valid(&path, load::<GradientInversion>(Some(&path), false));
             valid(&path, config.validate());
             checked += 1;
+        } else if name.starts_with("global-model-") {
+            use ppml::experiments::global_model_attack::GlobalModelAttack;
+            let config = valid(&path, load::<GlobalModelAttack>(Some(&path), false));
+            valid(&path, config.validate());
+            let private = config.defense.epsilons.iter().any(|e| e.is_finite());
+            assert_eq!(name.contains("-eps"), private, "{name}");
+            checked += 1;
         } else if name.starts_with("federated-") {
             let config = valid(&path, load::<Federated>(Some(&path), false));
             valid(&path, config.validate());

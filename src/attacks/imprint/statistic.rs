@@ -40,6 +40,26 @@ impl Statistic {
     }
 }
 
+impl Statistic {
+    /// The direction over a latent code of `width` coordinates (Scale-MIA): the mean
+    /// activation, or a random unit direction; `None` for the DCT mode, which needs an image.
+    pub fn latent_direction(self, width: usize, rng: &mut StdRng) -> Option<Vec<f64>> {
+        match self {
+            Statistic::MeanBrightness => Some(vec![1.0 / width as f64; width]),
+            Statistic::RandomDirection => {
+                let raw: Vec<f64> = (0..width)
+                    .map(|_| {
+                        rand_distr::Distribution::<f64>::sample(&rand_distr::StandardNormal, rng)
+                    })
+                    .collect();
+                let norm = raw.iter().map(|v| v * v).sum::<f64>().sqrt();
+                Some(raw.into_iter().map(|v| v / norm).collect())
+            }
+            Statistic::Dct => None,
+        }
+    }
+}
+
 /// s·x for one image.
 pub fn measure(direction: &[f64], image: &[f32]) -> f64 {
     direction

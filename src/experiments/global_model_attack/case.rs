@@ -3,10 +3,10 @@
 
 use serde::Serialize;
 
+use super::config::GlobalAttack;
 use crate::Result;
 use crate::attacks::imprint::bins::{Cutoffs, expected_alone};
 use crate::attacks::imprint::recover::BinImage;
-use crate::attacks::imprint::statistic::measure;
 use crate::fl::NoisePlacement;
 use crate::fl::federated::BatchTruth;
 use crate::metrics::inversion::Originals;
@@ -38,6 +38,8 @@ pub enum Placement {
 /// Names one case.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CaseId {
+    /// The attack (the same for every case of a run).
+    pub attack: GlobalAttack,
     /// Repetition.
     pub seed: usize,
     /// Parties n.
@@ -100,6 +102,8 @@ pub const EXACT_PSNR_DB: f64 = 50.0;
 pub struct CaseRecord {
     /// The case's name.
     pub name: String,
+    /// The attack: `imprint` (on the pixels) or `scale-mia` (on a latent code, decoded).
+    pub attack: GlobalAttack,
     /// Its folder: `grid.png`, `originals.npy`, `reconstructions.npy` (float32
     /// `[samples, side, side]`, in the matched order of `ssim`; a sample the attack did not
     /// isolate gets a blend, or the attacker's prior (the mean auxiliary image) when it found
@@ -152,8 +156,8 @@ pub struct Outcome<'a> {
     pub truth: &'a [BatchTruth],
     /// The planted cut-offs.
     pub cutoffs: &'a Cutoffs,
-    /// The planted direction.
-    pub direction: &'a [f64],
+    /// The statistic the rows measured, of one image (on its pixels or its latent code).
+    pub statistic: &'a dyn Fn(&[f32]) -> f64,
     /// Seconds of each part.
     pub seconds: Seconds,
 }
@@ -171,7 +175,7 @@ pub fn measure_case(
     let batches: Vec<&BatchTruth> = outcome.truth.iter().collect();
     let originals = Originals::of(&batches);
     let m = originals.len();
-    let alone = originals.alone_in_bins(|x| outcome.cutoffs.bin_of(measure(outcome.direction, x)));
+    let alone = originals.alone_in_bins(|x| outcome.cutoffs.bin_of((outcome.statistic)(x)));
     let bins_found = outcome.found.len();
     // One reconstruction per sample: the most confident bins; where the attack found fewer
     // bins than samples, the rest get what an attacker who learnt nothing would guess, its
@@ -191,6 +195,7 @@ pub fn measure_case(
     Ok(CaseRecord {
         dir: id.name(),
         name: id.name(),
+        attack: id.attack,
         parties: id.parties,
         batch_size: id.batch_size,
         bins: id.bins,
@@ -226,7 +231,7 @@ fn stage_files(
     };
     let exact = leakage.psnr.iter().filter(|&&p| p >= EXACT_PSNR_DB).count();
     let title = format!(
-        "imprint, {} parties × batch {}, {} bins{dp}: {exact} of {} exact, {} at SSIM ≥ {}{bound} \
+        "{attack}, {} parties × batch {}, {} bins{dp}: {exact} of {} exact, {} at SSIM ≥ {}{bound} \
          (first {shown} shown)",
         id.parties,
         id.batch_size,
@@ -234,6 +239,10 @@ fn stage_files(
         leakage.images,
         leakage.recovered,
         leakage.threshold.get(),
+        attack = match id.attack {
+            GlobalAttack::Imprint => "imprint",
+            GlobalAttack::ScaleMia => "Scale-MIA",
+        },
         dp = match id.noise {
             Some(p) => format!(", ε {} {} noise", id.epsilon, p.as_str()),
             None => String::new(),

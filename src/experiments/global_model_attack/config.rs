@@ -11,12 +11,14 @@ use crate::data::DataSpec;
 use crate::experiments::RunSpec;
 use crate::fl::{Aggregation, FixedPoint, NoisePlacement};
 use crate::metrics::leakage::SsimThreshold;
-use crate::model::{Activation, ModelSpec};
+use crate::model::{Activation, ModelKind, ModelSpec};
 
 /// Most cases one run may hold.
 const MAX_CASES: usize = 100_000;
 /// Most imprint rows: each is a column of side² weights that every party encodes.
 const MAX_BINS: usize = 1 << 17;
+/// Most epochs of Scale-MIA's autoencoder.
+const MAX_DECODER_EPOCHS: usize = 10_000;
 /// Most FedSGD rounds the defended federation may run.
 const MAX_ROUNDS: usize = 1_000_000;
 
@@ -71,6 +73,8 @@ pub struct ImprintSpec {
     /// Under a noisy aggregate a bin counts as occupied when its Δb exceeds this many standard
     /// deviations of the noise in Δb.
     pub noise_sds: f64,
+    /// Scale-MIA: epochs of the attacker's autoencoder on its auxiliary data.
+    pub decoder_epochs: usize,
 }
 
 impl Default for ImprintSpec {
@@ -88,6 +92,7 @@ impl Default for ImprintSpec {
             ssim_threshold: 0.6,
             clip_range: 1.0,
             noise_sds: 4.0,
+            decoder_epochs: 30,
         }
     }
 }
@@ -167,6 +172,7 @@ impl GlobalModelConfig {
             self.data.cap(6_000, 1_000);
             self.imprint.seeds = self.imprint.seeds.min(2);
             self.defense.rounds = self.defense.rounds.min(20);
+            self.imprint.decoder_epochs = self.imprint.decoder_epochs.min(3);
         }
         self
     }
@@ -176,12 +182,25 @@ impl GlobalModelConfig {
         self.data.validate()?;
         let spec = &self.imprint;
         if spec.attack == GlobalAttack::ScaleMia {
-            return Err(ConfigError::invalid(
-                "attack",
-                "scale-mia",
-                "Scale-MIA (latent bins and a trained decoder) is not built yet: use imprint",
-            )
-            .into());
+            if self.model.kind != ModelKind::Mlp || self.model.mlp_hidden.is_empty() {
+                return Err(ConfigError::invalid(
+                    "attack",
+                    "scale-mia",
+                    "Scale-MIA plants its encoder as the first layer of an MLP with a hidden \
+                     layer: use [model] kind = \"mlp\"",
+                )
+                .into());
+            }
+            if spec.statistic == Statistic::Dct {
+                return Err(ConfigError::invalid(
+                    "statistic",
+                    "dct",
+                    "a DCT mode needs an image, Scale-MIA's bins see a latent code: use \
+                     mean-brightness (the mean activation) or random-direction",
+                )
+                .into());
+            }
+            count_in("decoder_epochs", spec.decoder_epochs, MAX_DECODER_EPOCHS)?;
         }
         if spec.aux == AuxSource::Train {
             return Err(ConfigError::invalid(

@@ -11,12 +11,16 @@
 //! DP aggregate (DP-SGD over the union of the parties' data, noise added centrally or in shares
 //! inside SecAgg) the same attack runs, and the planted-free global model trains for the
 //! `rounds` rounds σ is calibrated for, so that the accuracy the defense costs sits beside the
-//! leakage it stops. Only the measurement (`case.rs`) opens the parties' batches; the attack
-//! gets an [`ImprintView`].
+//! leakage it stops. With `attack = "scale-mia"` (Shi et al. 2025) the bins look at the latent
+//! code of an encoder the server trained on its own data and planted as the first layer, and a
+//! decoder turns each recovered code back into an image (`lens.rs`). Only the measurement
+//! (`case.rs`, through `metrics`) opens the parties' batches; the attack gets an
+//! `ImprintView` or a `ScaleMiaView`.
 
 mod case;
 mod config;
 mod federation;
+mod lens;
 
 use std::time::Instant;
 
@@ -27,10 +31,7 @@ use serde::Serialize;
 
 use super::{DataSummary, Experiment, RUN_AND_DATA_KEYS, ResultHeader, RunContext, RunSpec};
 use crate::Result;
-use crate::attacks::Attack;
 use crate::attacks::imprint::bins::Cutoffs;
-use crate::attacks::imprint::statistic::measure;
-use crate::attacks::imprint::{AggregateView, Imprint, ImprintServer, ImprintView};
 use crate::config::MovedKey;
 use crate::data::Dataset;
 use crate::fl::NoisePlacement;
@@ -44,8 +45,10 @@ use crate::runtime::Runtime;
 pub use case::{CaseId, CaseRecord, Placement, Seconds};
 pub use config::{AuxSource, DefenseSpec, GlobalAttack, GlobalModelConfig, ImprintSpec};
 pub use federation::{AggregateDp, Level};
+pub use lens::AutoencoderRecord;
 
 use federation::Federation;
+use lens::{Lens, RoundSetup};
 
 /// `ppml run global-model-attack`.
 pub struct GlobalModelAttack;
@@ -86,6 +89,8 @@ pub struct GlobalModelReport {
     pub data: DataSummary,
     /// The planted-free global model's accuracy, one entry per federation and defense level.
     pub training: Vec<TrainingRecord>,
+    /// Scale-MIA: the attacker's autoencoder (`null` for the pixel-space imprint).
+    pub autoencoder: Option<AutoencoderRecord>,
     /// One record per attacked round.
     pub cases: Vec<CaseRecord>,
     /// Things a reader should know before trusting the numbers.
@@ -143,6 +148,7 @@ fn enumerate(config: &GlobalModelConfig) -> Vec<CaseId> {
         for &[parties, batch_size] in &spec.federations {
             for (epsilon, noise) in config.levels() {
                 let id = |bins, placement| CaseId {
+                    attack: spec.attack,
                     seed,
                     parties,
                     batch_size,
@@ -163,11 +169,11 @@ fn enumerate(config: &GlobalModelConfig) -> Vec<CaseId> {
     out
 }
 
-/// What every case of a run shares: the attacker's statistic on its own data, the prior, the
-/// honest model's description and the output.
+/// What every case of a run shares: what the bins look at, the attacker's statistic on its own
+/// data, the prior, the honest model's description and the output.
 struct Shared<'a> {
     config: &'a GlobalModelConfig,
-    direction: Vec<f64>,
+    lens: Lens,
     aux: Vec<f64>,
     prior: Vec<f32>,
     model: ModelConfig,
@@ -193,14 +199,18 @@ pub fn run(config: GlobalModelConfig, ctx: &mut RunContext) -> Result<GlobalMode
     // The attacker's own data: the public test split, disjoint from every party's shard.
     let test = config.data.test_part(&splits.test);
     let side = train.rows();
-    let direction = config
-        .imprint
-        .statistic
-        .direction(side, &mut StdRng::seed_from_u64(ctx.rng.random()));
-    let aux = statistic_of(&test, &direction);
+    let (device, progress) = (ctx.device.clone(), ctx.options.progress);
+    let model = config.model.for_data(side, train.classes());
+    let mut rng = StdRng::seed_from_u64(ctx.rng.random());
+    let (lens, autoencoder) = Lens::build(
+        &config,
+        &test,
+        &model,
+        &mut Runtime::new(&device, &mut rng, &progress),
+    )?;
+    let aux = lens.statistics(&test);
     // A constant statistic is refused here, before any round runs.
     Cutoffs::equal_mass(&aux, 1)?;
-    let (device, progress) = (ctx.device.clone(), ctx.options.progress);
     // σ per federation and ε: the sampling rate depends only on the shard sizes.
     let mut privacy = Vec::new();
     let mut levels = Vec::new();
@@ -227,10 +237,10 @@ pub fn run(config: GlobalModelConfig, ctx: &mut RunContext) -> Result<GlobalMode
     let staged = output.stage()?;
     let shared = Shared {
         config: &config,
-        direction,
+        lens,
         aux,
         prior: test.mean_image(),
-        model: config.model.for_data(side, train.classes()),
+        model,
         side,
         staged: &staged,
     };
@@ -272,6 +282,7 @@ pub fn run(config: GlobalModelConfig, ctx: &mut RunContext) -> Result<GlobalMode
             source: splits.location.dir.display().to_string(),
         },
         training,
+        autoencoder,
         cases,
         warnings: Vec::new(),
         wall_seconds: started.elapsed().as_secs_f64(),
@@ -309,37 +320,32 @@ fn attack_case(
                 rt.rng,
             )?;
             let batch = Originals::of(&peek.truth.iter().collect::<Vec<_>>());
-            Cutoffs::oracle(&batch.statistics(|x| measure(&shared.direction, x)))
+            Cutoffs::oracle(&batch.statistics(|x| shared.lens.statistic(x)))
         }
     };
     let bins = cutoffs.len();
-    let mut server =
-        ImprintServer::new(config.imprint.statistic, shared.direction.clone(), cutoffs);
+    let planted = cutoffs.clone();
     let plant = started.elapsed().as_secs_f64();
-    let parameters = honest + (shared.side * shared.side + 1) * bins;
+    let parameters = shared.lens.planted_parameters(global, bins);
     let opts = federation::options(config, federation, level, parameters)?;
-    let started = Instant::now();
-    let round = federation::first_round(global.clone(), &mut server, federation, &opts, rt.rng)?;
-    let round_seconds = started.elapsed().as_secs_f64();
-    let view = ImprintView {
-        aggregate: AggregateView::of(&round.observed, federation::noise_std(&opts)?),
-        secrets: round.secrets,
+    let setup = RoundSetup {
+        global,
+        federation,
+        opts: &opts,
     };
-    let started = Instant::now();
-    let found = Imprint {
-        noise_sds: config.imprint.noise_sds,
-    }
-    .run(&view, rt)?;
+    let attacked = shared.lens.attack(config, setup, cutoffs, rt)?;
     let seconds = Seconds {
         plant,
-        round: round_seconds,
-        reconstruct: started.elapsed().as_secs_f64(),
+        round: attacked.round_seconds,
+        reconstruct: attacked.reconstruct_seconds,
     };
+    let lens = &shared.lens;
+    let statistic = |x: &[f32]| lens.statistic(x);
     let outcome = case::Outcome {
-        found,
-        truth: &round.truth,
-        cutoffs: &view.secrets.cutoffs,
-        direction: &shared.direction,
+        found: attacked.found,
+        truth: &attacked.truth,
+        cutoffs: &planted,
+        statistic: &statistic,
         seconds,
     };
     let threshold = SsimThreshold::new(config.imprint.ssim_threshold)?;
@@ -399,18 +405,4 @@ fn train_defended(
     }
     bar.finish_and_clear();
     Ok(out)
-}
-
-/// The statistic `direction` measures, on every image of `data`.
-fn statistic_of(data: &Dataset, direction: &[f64]) -> Vec<f64> {
-    (0..data.len())
-        .map(|i| {
-            let image: Vec<f32> = data
-                .image(i)
-                .iter()
-                .map(|&p| f32::from(p) / 255.0)
-                .collect();
-            measure(direction, &image)
-        })
-        .collect()
 }
