@@ -15,6 +15,20 @@ fn ln_pmf(k: usize, n: usize, p: f64) -> f64 {
     ln_choose + term(kf, p) + term(nf - kf, 1.0 - p)
 }
 
+/// `P(X = k)` for `X ~ Binomial(n, p)`.
+pub fn pmf(k: usize, n: usize, p: f64) -> f64 {
+    if k > n {
+        return 0.0;
+    }
+    if p <= 0.0 {
+        return if k == 0 { 1.0 } else { 0.0 };
+    }
+    if p >= 1.0 {
+        return if k == n { 1.0 } else { 0.0 };
+    }
+    ln_pmf(k, n, p).exp()
+}
+
 /// `P(X ≥ k)` for `X ~ Binomial(n, p)`. The sum always starts at its term nearest the mean and
 /// runs away from it, where terms only shrink: above the mean the tail itself is summed (and
 /// is accurate however small), below it the complement `1 − P(X ≤ k − 1)` is (the tail is then

@@ -2,6 +2,7 @@
 //! membership-inference attack and its low-FPR figures, and how much of a batch a
 //! reconstruction attack recovered (SSIM, PSNR, RDLV).
 
+pub mod audit;
 pub mod binomial;
 mod bootstrap;
 pub mod ceiling_test;
