@@ -109,6 +109,21 @@ fn run_mia_answers_huge_values_of_every_numeric_flag() {
 }
 
 #[test]
+fn run_global_model_attack_answers_huge_values_of_every_numeric_flag() {
+    every_value_is_answered(
+        &["run", "global-model-attack", "--quick", "--rounds", "1"],
+        &[
+            ("--seed", &[HUGE]),
+            ("--parties", COUNT),
+            ("--batch-size", COUNT),
+            ("--bins", COUNT),
+            ("--seeds", COUNT),
+            ("--epsilon", REAL),
+        ],
+    );
+}
+
+#[test]
 fn run_federated_answers_huge_values_of_every_numeric_flag() {
     every_value_is_answered(
         &[

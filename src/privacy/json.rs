@@ -18,6 +18,17 @@ pub fn serialize_epsilon<S: Serializer>(epsilon: &f64, serializer: S) -> Result<
     }
 }
 
+/// ε as a file or folder name shows it: as written (`1.5`, `inf`) when that is short, in
+/// scientific notation otherwise (`1e308`, not 309 digits that no file system accepts).
+pub fn epsilon_label(epsilon: f64) -> String {
+    let plain = epsilon.to_string();
+    if plain.len() <= 12 {
+        plain
+    } else {
+        format!("{epsilon:e}")
+    }
+}
+
 /// [`serialize_epsilon`] for a list of ε values (`[8.0, "inf"]`).
 pub fn serialize_epsilons<S: Serializer>(
     epsilons: &[f64],
@@ -74,6 +85,15 @@ pub fn epsilon_from_json(value: &serde_json::Value) -> Option<f64> {
 mod tests {
     use super::*;
     use serde_json::{Value, json};
+
+    #[test]
+    fn epsilon_labels_stay_short() {
+        assert_eq!(epsilon_label(1.5), "1.5");
+        assert_eq!(epsilon_label(3.0), "3");
+        assert_eq!(epsilon_label(f64::INFINITY), "inf");
+        assert_eq!(epsilon_label(1e308), "1e308");
+        assert_eq!(epsilon_label(1e-308), "1e-308");
+    }
 
     #[derive(Serialize)]
     struct Row {

@@ -33,7 +33,8 @@ pub use calibrate::{
 };
 pub use ceiling::{AttackCeiling, attack_ceiling};
 pub use json::{
-    epsilon_from_json, serialize_epsilon, serialize_epsilons, serialize_optional_epsilon,
+    epsilon_from_json, epsilon_label, serialize_epsilon, serialize_epsilons,
+    serialize_optional_epsilon,
 };
 pub use spec::{DpPlan, DpReport, Noise, PrivacySpec};
 pub use spent::PrivacySpent;

@@ -11,6 +11,7 @@ use crate::fl::NoisePlacement;
 use crate::fl::federated::BatchTruth;
 use crate::metrics::inversion::Originals;
 use crate::metrics::leakage::{ReconstructionMetrics, SsimThreshold, measure_reconstruction};
+use crate::privacy::epsilon_label;
 use crate::report::Staged;
 use crate::report::grid::image_grid_png;
 
@@ -64,7 +65,9 @@ impl CaseId {
             Placement::OracleUpperBound => "oracle".to_string(),
         };
         let dp = match self.noise {
-            Some(p) if self.epsilon.is_finite() => format!("-eps{}-{}", self.epsilon, p.as_str()),
+            Some(p) if self.epsilon.is_finite() => {
+                format!("-eps{}-{}", epsilon_label(self.epsilon), p.as_str())
+            }
             _ => String::new(),
         };
         format!(

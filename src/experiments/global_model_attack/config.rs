@@ -247,10 +247,17 @@ impl GlobalModelConfig {
                 )
                 .into());
             }
-            self.model.validate(parties * batch, "federations")?;
+            let samples = parties.checked_mul(batch).ok_or_else(|| {
+                ConfigError::invalid(
+                    "federations",
+                    format!("[{parties}, {batch}]"),
+                    "more samples in one round than any machine could hold",
+                )
+            })?;
+            self.model.validate(samples, "federations")?;
             FixedPoint::for_updates::<u32>(spec.clip_range, parties)?;
-            for k in self.bin_counts(parties * batch) {
-                check_bins(k, parties * batch)?;
+            for k in self.bin_counts(samples) {
+                check_bins(k, samples)?;
             }
         }
         count_in("seeds", spec.seeds, MAX_CASES)?;

@@ -49,7 +49,7 @@ impl CaseId {
     /// `b1-plain-party-dlg-s0`: the case's folder.
     pub fn name(&self) -> String {
         let dp = if self.epsilon.is_finite() {
-            format!("-eps{}", self.epsilon)
+            format!("-eps{}", crate::privacy::epsilon_label(self.epsilon))
         } else {
             String::new()
         };
