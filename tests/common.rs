@@ -18,6 +18,29 @@ pub fn ppml(dir: &Path) -> Command {
     cmd
 }
 
+/// `ppml run <experiment> --dataset fashion-mnist --quick` on the fixture, offline, into
+/// `<dir>/<out>`, with `extra` flags; asserts success and returns its `metrics.json`.
+pub fn run_quick(dir: &Path, experiment: &str, out: &str, extra: &[&str]) -> serde_json::Value {
+    let out = dir.join(out);
+    ppml(dir)
+        .args([
+            "run",
+            experiment,
+            "--dataset",
+            "fashion-mnist",
+            "--quick",
+            "--offline",
+        ])
+        .arg("--data-dir")
+        .arg(fixtures())
+        .arg("--out")
+        .arg(&out)
+        .args(extra)
+        .assert()
+        .success();
+    metrics(&out)
+}
+
 /// Reads `<dir>/metrics.json`.
 pub fn metrics(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("metrics.json")).expect("metrics.json written");

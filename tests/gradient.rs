@@ -171,24 +171,7 @@ fn dlg_recovers_a_single_real_image_from_its_gradient() {
 
 /// `ppml run gradient-inversion --quick` on the fixture.
 fn run_experiment(dir: &std::path::Path, extra: &[&str]) -> serde_json::Value {
-    let out = dir.join("gi");
-    crate::common::ppml(dir)
-        .args([
-            "run",
-            "gradient-inversion",
-            "--dataset",
-            "fashion-mnist",
-            "--quick",
-            "--offline",
-        ])
-        .arg("--data-dir")
-        .arg(fixtures())
-        .arg("--out")
-        .arg(&out)
-        .args(extra)
-        .assert()
-        .success();
-    crate::common::metrics(&out)
+    crate::common::run_quick(dir, "gradient-inversion", "gi", extra)
 }
 
 /// The reference result in miniature: a party's gradient gives its image away under plain

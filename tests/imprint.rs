@@ -3,28 +3,10 @@
 //! every sample, and the DP aggregate (both noise placements) nothing.
 
 use crate::cli::rejects_run;
-use crate::common::fixtures;
 
 /// `ppml run global-model-attack --quick` on the fixture.
 fn run_experiment(dir: &std::path::Path, extra: &[&str]) -> serde_json::Value {
-    let out = dir.join("gm");
-    crate::common::ppml(dir)
-        .args([
-            "run",
-            "global-model-attack",
-            "--dataset",
-            "fashion-mnist",
-            "--quick",
-            "--offline",
-        ])
-        .arg("--data-dir")
-        .arg(fixtures())
-        .arg("--out")
-        .arg(&out)
-        .args(extra)
-        .assert()
-        .success();
-    crate::common::metrics(&out)
+    crate::common::run_quick(dir, "global-model-attack", "gm", extra)
 }
 
 #[test]

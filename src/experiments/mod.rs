@@ -8,6 +8,7 @@ mod experiment;
 pub mod federated;
 pub mod global_model_attack;
 pub mod gradient_inversion;
+pub mod groups;
 pub mod mia;
 pub mod provenance;
 pub mod train;

@@ -298,14 +298,8 @@ pub fn summary(cases: &[CaseRecord]) -> Vec<String> {
             c.noise,
         )
     };
-    let mut seen = Vec::new();
-    for c in cases {
-        let key = key_of(c);
-        if seen.contains(&key) {
-            continue;
-        }
-        seen.push(key);
-        let group: Vec<&CaseRecord> = cases.iter().filter(|d| key_of(d) == key).collect();
+    for group in crate::experiments::groups::in_order(cases, key_of) {
+        let c = group[0];
         let seeds = group.len() as f64;
         let mean = |f: &dyn Fn(&CaseRecord) -> f64| group.iter().map(|d| f(d)).sum::<f64>() / seeds;
         let bins = match c.placement {

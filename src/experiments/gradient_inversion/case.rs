@@ -308,7 +308,6 @@ pub fn summary(cases: &[CaseRecord]) -> Vec<String> {
     let mut lines = vec![
         "gradient-inversion: recovered (SSIM ≥ threshold) of the batch, over the seeds".to_string(),
     ];
-    let mut seen: Vec<(usize, Aggregation, u64, Target, InversionAttack)> = Vec::new();
     let key_of = |d: &CaseRecord| {
         (
             d.batch_size,
@@ -318,13 +317,8 @@ pub fn summary(cases: &[CaseRecord]) -> Vec<String> {
             d.attack,
         )
     };
-    for c in cases {
-        let key = key_of(c);
-        if seen.contains(&key) {
-            continue;
-        }
-        seen.push(key);
-        let group: Vec<&CaseRecord> = cases.iter().filter(|d| key_of(d) == key).collect();
+    for group in crate::experiments::groups::in_order(cases, key_of) {
+        let c = group[0];
         let recovered: usize = group.iter().map(|d| d.leakage.recovered).sum();
         let samples: usize = group.iter().map(|d| d.samples).sum();
         let ssim = group.iter().map(|d| d.leakage.mean_ssim).sum::<f64>() / group.len() as f64;
