@@ -1,6 +1,7 @@
 //! Integration tests: one binary (see `[[test]] name = "integration"` in Cargo.toml).
 
 mod architecture;
+mod audit;
 mod cli;
 mod common;
 mod dp;

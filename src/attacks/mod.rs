@@ -7,6 +7,7 @@
 //! boundary is in the signature: an attack that wanted the members' labels or a party's images
 //! would have nowhere to get them from.
 
+pub mod audit;
 pub mod gradient;
 pub mod imprint;
 pub mod membership;

@@ -16,7 +16,8 @@ mod run;
 
 pub use flags::CommonArgs;
 pub use run::{
-    ExperimentArgs, FederatedArgs, GlobalModelAttackArgs, GradientInversionArgs, MiaArgs, TrainArgs,
+    AuditArgs, ExperimentArgs, FederatedArgs, GlobalModelAttackArgs, GradientInversionArgs,
+    MiaArgs, TrainArgs,
 };
 
 /// Privacy attacks on ML models, and the defenses that stop them, on real data.
@@ -116,8 +117,7 @@ pub struct DlgBenchArgs {
     pub json: Option<PathBuf>,
 }
 
-/// Experiments. Planned, not yet available: `global-model-attack` (an imprint layer leaks
-/// samples through the secure aggregate; defense: a DP aggregate).
+/// Experiments.
 #[derive(Debug, Subcommand)]
 pub enum RunCommand {
     /// Train one classifier and report its accuracy.
@@ -134,6 +134,9 @@ pub enum RunCommand {
     /// Global-model attack: a malicious server plants an imprint block and reads the parties'
     /// samples out of the secure aggregate; a DP aggregate as the defense.
     GlobalModelAttack(Box<GlobalModelAttackArgs>),
+    /// Privacy audit: canaries in one DP-SGD run per claimed ε, and the ε their guesses prove,
+    /// a lower bound to set beside the accountant's; --audit-break is the positive control.
+    Audit(Box<AuditArgs>),
 }
 
 /// Dataset commands.

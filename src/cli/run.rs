@@ -7,6 +7,7 @@ use ppml::Result;
 use ppml::attacks::imprint::statistic::Statistic;
 use ppml::attacks::membership::quantile::Head;
 use ppml::experiments::Experiment;
+use ppml::experiments::audit::{Audit, AuditConfig, CanaryKind};
 use ppml::experiments::federated::{Federated, FederatedConfig};
 use ppml::experiments::global_model_attack::{GlobalAttack, GlobalModelAttack, GlobalModelConfig};
 use ppml::experiments::gradient_inversion::{
@@ -17,6 +18,8 @@ use ppml::experiments::train::{Train, TrainConfig};
 use ppml::fl::Partition;
 use ppml::fl::federated::Algorithm;
 use ppml::fl::{Aggregation, NoisePlacement};
+use ppml::privacy::Accountant;
+use ppml::train::dp::AuditBreak;
 
 use super::flags::{CommonArgs, DpArgs, ModelArgs, TrainingArgs, set};
 
@@ -397,6 +400,87 @@ impl ExperimentArgs for GlobalModelAttackArgs {
         set(&mut config.defense.epsilons, self.epsilon);
         set(&mut config.defense.noise, self.noise);
         set(&mut config.defense.rounds, self.rounds);
+        Ok(())
+    }
+}
+
+/// `ppml run audit`. The model and training flags describe the audited DP-SGD run.
+#[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub training: TrainingArgs,
+    /// Audit this one claimed ε instead of the config's list; inf = non-private training
+    /// (input canaries only) [default: 1, 2, 4 and 8].
+    #[arg(long)]
+    pub epsilon: Option<f64>,
+    /// δ of the (ε, δ) guarantee [default: 1e-5].
+    #[arg(long)]
+    pub delta: Option<f64>,
+    /// Per-example gradient norm bound C [default: 0.1].
+    #[arg(long)]
+    pub clip_norm: Option<f64>,
+    /// Accountant that calibrates σ and reports the claimed ε [default: pld].
+    #[arg(long)]
+    pub accountant: Option<Accountant>,
+    /// Canaries m, each trained on with probability ½ [default: 1000].
+    #[arg(long)]
+    pub canaries: Option<usize>,
+    /// input: mislabelled images scored by their loss (black box); gradient: Dirac gradients
+    /// scored by the released updates (white box) [default: gradient].
+    #[arg(long)]
+    pub canary_kind: Option<CanaryKind>,
+    /// Guesses per side k, comma-separated, each at most m/2 [default: m/20, m/10, m/4, m/2].
+    #[arg(long, value_delimiter = ',')]
+    pub guesses: Option<Vec<usize>>,
+    /// Confidence of the lower bounds, in (0, 1) [default: 0.95].
+    #[arg(long)]
+    pub confidence: Option<f64>,
+    /// Positive control: train WITHOUT noise (noise) or WITHOUT clipping (clip) while claiming
+    /// the calibrated ε. The audit must catch it: the run then exits 1 [default: none].
+    #[arg(long)]
+    pub audit_break: Option<AuditBreak>,
+    /// Use only the first N training examples.
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+}
+
+impl ExperimentArgs for AuditArgs {
+    type Experiment = Audit;
+
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+
+    fn asks_for_dp(&self) -> bool {
+        true
+    }
+
+    fn apply(self, config: &mut AuditConfig) -> Result<()> {
+        self.common.apply(&mut config.run, &mut config.data);
+        self.model.apply(&mut config.model)?;
+        self.training.apply(&mut config.train);
+        if let Some(eps) = self.epsilon {
+            config.audit.epsilons = vec![eps];
+        }
+        set(&mut config.privacy.delta, self.delta);
+        set(&mut config.privacy.clip_norm, self.clip_norm);
+        set(&mut config.privacy.accountant, self.accountant);
+        let audit = &mut config.audit;
+        set(&mut audit.canaries, self.canaries);
+        set(&mut audit.canary_kind, self.canary_kind);
+        if self.guesses.is_some() {
+            audit.guesses = self.guesses;
+        }
+        set(&mut audit.confidence, self.confidence);
+        set(&mut audit.audit_break, self.audit_break);
+        if self.train_limit.is_some() {
+            config.data.train_limit = self.train_limit;
+        }
         Ok(())
     }
 }

@@ -37,6 +37,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Run(RunCommand::Mia(args)) => run_experiment(*args, progress),
         Command::Run(RunCommand::GradientInversion(args)) => run_experiment(*args, progress),
         Command::Run(RunCommand::GlobalModelAttack(args)) => run_experiment(*args, progress),
+        Command::Run(RunCommand::Audit(args)) => run_experiment(*args, progress),
         Command::Accountant(args) => accountant(&args),
         Command::Report(args) => report(&args),
         Command::Data(DataCommand::Fetch {

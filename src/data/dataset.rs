@@ -103,6 +103,17 @@ impl Dataset {
         sum.iter().map(|s| (s / n) as f32).collect()
     }
 
+    /// The same images with `labels` instead (one per image, each below `classes`).
+    pub fn relabelled(&self, labels: Vec<u8>) -> Result<Dataset, DataError> {
+        Dataset::new(
+            self.images.clone(),
+            labels,
+            self.rows,
+            self.cols,
+            self.classes,
+        )
+    }
+
     /// How many examples each class has.
     pub fn class_counts(&self) -> Vec<usize> {
         let mut counts = vec![0; self.classes];

@@ -3,6 +3,7 @@
 //! shares (RNG, device, data, output folder, the `[run]` table), `experiment.rs` the trait the
 //! binary dispatches through. No experiment imports another.
 
+pub mod audit;
 mod context;
 mod experiment;
 pub mod federated;

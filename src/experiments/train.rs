@@ -20,6 +20,7 @@ use crate::model::ModelSpec;
 use crate::privacy::{DpReport, PrivacySpec};
 use crate::report::METRICS;
 use crate::runtime::Runtime;
+use crate::train::dp::AuditBreak;
 use crate::train::{self, Evaluation, FitSpec, TrainOptions, evaluate, fit};
 
 /// File name of the saved weights.
@@ -201,6 +202,7 @@ pub fn run(config: TrainConfig, ctx: &mut RunContext) -> Result<TrainReport> {
         model: &config.model,
         train: &config.train,
         privacy: plan.as_ref(),
+        audit_break: AuditBreak::None,
     };
     let (device, progress) = (ctx.device.clone(), ctx.options.progress);
     let fitted = fit(

@@ -12,6 +12,7 @@
 //! over the exact binomial of [`super::binomial`].
 
 use crate::config::ConfigError;
+use crate::data::Truth;
 
 use super::binomial::{pmf, upper_tail};
 
@@ -83,6 +84,17 @@ impl Guesses {
         let right_out = order[m - k_out..].iter().filter(|&&i| !included[i]).count();
         Self::new(m, k_in + k_out, right_in + right_out)
     }
+}
+
+/// The guesses of an auditor who says "in" for its `k` highest-scored canaries and "out" for
+/// its `k` lowest, measured against which canaries were trained on: the one place the
+/// inclusion coins are read.
+pub fn guess(
+    scores: &[f64],
+    included: &Truth<Vec<bool>>,
+    k: usize,
+) -> Result<Guesses, ConfigError> {
+    Guesses::top_and_bottom(scores, included.unseal(), k, k)
 }
 
 /// The probability, were the training (ε, δ)-DP, of at least `g.correct` correct guesses

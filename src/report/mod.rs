@@ -2,6 +2,7 @@
 //! the Markdown results table built from a folder of them, ROC plots, and image grids of
 //! reconstructions under their originals.
 
+pub mod epsilon_plot;
 pub mod grid;
 mod json;
 pub mod npy;

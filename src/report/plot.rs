@@ -14,7 +14,7 @@ use super::ReportError;
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
 /// Curve colours, distinct for readers with the common colour-vision deficiencies (Okabe & Ito).
-const COLORS: [RGBColor; 5] = [
+pub(super) const COLORS: [RGBColor; 5] = [
     RGBColor(213, 94, 0),
     RGBColor(0, 114, 178),
     RGBColor(0, 158, 115),
@@ -48,9 +48,18 @@ pub fn roc_png(
     ceiling: Option<&[(f64, f64)]>,
     min_fpr: f64,
 ) -> Result<(), ReportError> {
-    register_font();
     let lo = min_fpr.clamp(1e-6, 0.1);
-    draw(path, title, curves, ceiling, lo).map_err(|e| {
+    render(path, |file| draw(file, title, curves, ceiling, lo))
+}
+
+/// Runs `draw` on `path` with the embedded font registered; on failure removes whatever it
+/// left behind and reports the path.
+pub(super) fn render(
+    path: &Path,
+    draw: impl FnOnce(&Path) -> Result<(), Box<dyn std::error::Error>>,
+) -> Result<(), ReportError> {
+    register_font();
+    draw(path).map_err(|e| {
         let _ = std::fs::remove_file(path);
         ReportError::Io {
             path: path.to_path_buf(),

@@ -4,7 +4,7 @@
 
 use burn::module::Module;
 
-use super::dp::DpSgd;
+use super::dp::{AuditBreak, DpSgd};
 use super::{TrainOptions, Trained, load_checkpoint, train};
 use crate::Result;
 use crate::data::Dataset;
@@ -21,6 +21,8 @@ pub struct FitSpec<'a> {
     pub train: &'a TrainOptions,
     /// DP-SGD's plan, or `None` for non-private training.
     pub privacy: Option<&'a DpPlan>,
+    /// An unsafe DP-SGD mode for an audit's positive control ([`AuditBreak::None`]: correct).
+    pub audit_break: AuditBreak,
 }
 
 /// A trained classifier and what its training spent.
@@ -44,7 +46,7 @@ pub fn dp_sgd(spec: &FitSpec<'_>, train_len: usize) -> Result<Option<(DpSgd, DpR
     let sample_rate = opts.batch_size as f64 / train_len as f64;
     let steps = (opts.steps_per_epoch(train_len, true) * opts.epochs) as u64;
     let (sigma, report) = plan.resolve(sample_rate, steps, train_len)?;
-    let dp = DpSgd::new(sample_rate, sigma, plan.clip_norm(), train_len)?;
+    let dp = DpSgd::new(sample_rate, sigma, plan.clip_norm(), train_len)?.broken(spec.audit_break);
     Ok(Some((dp, report)))
 }
 

@@ -16,5 +16,5 @@ pub use evaluate::{Evaluation, evaluate, evaluate_with_mean_softmax};
 pub use fit::{FitSpec, Fitted, dp_sgd, fit};
 pub use loss::{cross_entropy, per_example_cross_entropy};
 pub use options::{LrSchedule, OptimizerKind, TrainOptions};
-pub use sgd::{Diverged, EpochRecord, Trained, train};
+pub use sgd::{Diverged, EpochRecord, Trained, train, train_audited};
 pub(crate) use sgd::{optimizer, step};

@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::Serialize;
 
-use super::dp::{DpSgd, ParamGrads, PoissonSampler, add_noise, clipped_batch_gradient};
+use super::dp::{Audit, DpSgd, ParamGrads, PoissonSampler, add_noise, clipped_batch_gradient};
 use super::evaluate::{batch_tensors, count_correct};
 use super::{Evaluation, OptimizerKind, TrainOptions, cross_entropy, evaluate};
 use crate::data::Dataset;
@@ -104,18 +104,65 @@ pub(crate) fn optimizer(opts: &TrainOptions) -> ModuleOptimizer {
 /// `q·N` (see [`super::dp`]); the model's parameters stop requiring gradients for the run,
 /// since only the layer taps' gradients are used.
 pub fn train(
-    mut model: Classifier,
+    model: Classifier,
     train: &Dataset,
     test: &Dataset,
     opts: &TrainOptions,
     dp: Option<&DpSgd>,
     rt: &mut Runtime<'_>,
 ) -> Result<Trained, Diverged> {
+    let mut run = dp.map(|dp| DpRun::new(dp, Audit::NONE));
+    train_loop(model, train, test, opts, run.as_mut(), rt)
+}
+
+/// [`train`] with DP-SGD and an auditor's additions: `audit.dirac`'s gradient canaries join
+/// the training data (Poisson-sampled and clipped like every example), and the released noisy
+/// gradient at `audit.watch`'s coordinates is summed over all steps and returned beside the
+/// model, in `watch`'s order.
+pub fn train_audited(
+    model: Classifier,
+    train: &Dataset,
+    test: &Dataset,
+    opts: &TrainOptions,
+    dp: &DpSgd,
+    audit: Audit<'_>,
+    rt: &mut Runtime<'_>,
+) -> Result<(Trained, Vec<f64>), Diverged> {
+    let mut run = DpRun::new(dp, audit);
+    let trained = train_loop(model, train, test, opts, Some(&mut run), rt)?;
+    Ok((trained, run.watched))
+}
+
+/// A DP-SGD run's state across steps: its parameters, the auditor's additions, and the
+/// watched coordinates' sums so far.
+pub(crate) struct DpRun<'a> {
+    dp: &'a DpSgd,
+    audit: Audit<'a>,
+    watched: Vec<f64>,
+}
+
+impl<'a> DpRun<'a> {
+    pub(crate) fn new(dp: &'a DpSgd, audit: Audit<'a>) -> Self {
+        let watched = vec![0.0; audit.watch.len()];
+        Self { dp, audit, watched }
+    }
+}
+
+fn train_loop(
+    mut model: Classifier,
+    train: &Dataset,
+    test: &Dataset,
+    opts: &TrainOptions,
+    mut dp: Option<&mut DpRun<'_>>,
+    rt: &mut Runtime<'_>,
+) -> Result<Trained, Diverged> {
     let (device, progress) = (rt.device, rt.progress);
     let rng = &mut *rt.rng;
     let ad_device = device.clone().autodiff();
     let mut optim = optimizer(opts);
-    let steps_per_epoch = opts.steps_per_epoch(train.len(), dp.is_some());
+    // DP counts the gradient canaries among the examples, as its accounting did.
+    let examples = train.len() + dp.as_ref().map_or(0, |run| run.audit.dirac.len());
+    let steps_per_epoch = opts.steps_per_epoch(examples, dp.is_some());
     let total_steps = steps_per_epoch * opts.epochs;
     let bar = progress.items(total_steps as u64, "steps", "training");
     if dp.is_some() {
@@ -127,7 +174,7 @@ pub fn train(
     for epoch in 1..=opts.epochs {
         bar.set_message(format!("epoch {epoch}/{}", opts.epochs));
         let started = Instant::now();
-        let batches: Vec<Vec<usize>> = match dp {
+        let batches: Vec<Vec<usize>> = match dp.as_deref() {
             None => {
                 order.shuffle(rng);
                 order
@@ -135,15 +182,16 @@ pub fn train(
                     .map(<[usize]>::to_vec)
                     .collect()
             }
-            Some(dp) => {
-                let sampler = PoissonSampler::new(train.len(), dp.sample_rate);
+            Some(run) => {
+                // Gradient canaries are examples too: indices past the images stand for them.
+                let sampler = PoissonSampler::new(examples, run.dp.sample_rate);
                 (0..steps_per_epoch).map(|_| sampler.sample(rng)).collect()
             }
         };
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         for batch in &batches {
             let lr = opts.lr_schedule.at(opts.lr, steps, total_steps);
-            let (next, batch_loss, batch_correct) = match dp {
+            let (next, batch_loss, batch_correct) = match dp.as_deref_mut() {
                 None => {
                     let (images, labels) = batch_tensors(train, batch, &ad_device);
                     let (next, loss, logits) = step(model, &mut optim, lr, images, labels.clone());
@@ -153,7 +201,7 @@ pub fn train(
                         count_correct(logits, labels),
                     )
                 }
-                Some(dp) => dp_step(model, &mut optim, lr, train, batch, dp, rng),
+                Some(run) => dp_step(model, &mut optim, lr, train, batch, run, rng),
             };
             model = next;
             if !batch_loss.is_finite() {
@@ -208,17 +256,21 @@ pub fn train(
     })
 }
 
-/// One DP-SGD step on the examples `batch` of `train` (possibly none): clipped sum, noise,
-/// optimizer update. Returns the model, the batch's summed loss and its correct count.
+/// One DP-SGD step on the examples `batch` of `train` (possibly none; indices past `train`
+/// are the run's gradient canaries): clipped sum, noise, optimizer update. Returns the model,
+/// the batch's summed loss and its correct count.
 pub(crate) fn dp_step(
     model: Classifier,
     optim: &mut ModuleOptimizer,
     lr: f64,
     train: &Dataset,
     batch: &[usize],
-    dp: &DpSgd,
+    run: &mut DpRun<'_>,
     rng: &mut StdRng,
 ) -> (Classifier, f64, usize) {
+    let dp = run.dp;
+    let split = batch.partition_point(|&i| i < train.len());
+    let (batch, canaries) = batch.split_at(split);
     let (sum, loss_sum, correct) = if batch.is_empty() {
         // An empty Poisson batch still takes a step: pure noise, as the analysis assumes.
         let zeros = ParamGrads::from_autodiff(&model, &GradientsParams::new());
@@ -226,11 +278,28 @@ pub(crate) fn dp_step(
     } else {
         let device = model_device(&model);
         let (images, labels) = batch_tensors(train, batch, &device);
-        let clipped = clipped_batch_gradient(&model, images, labels.clone(), dp.max_grad_norm);
+        let clip = dp.applied_clip_norm();
+        let clipped = clipped_batch_gradient(&model, images, labels.clone(), clip);
         let correct = count_correct(clipped.logits, labels);
         (clipped.sum, clipped.loss_sum, correct)
     };
-    let noisy = add_noise(sum, dp, rng);
+    let noisy = if run.audit.is_active() {
+        // Gradient canaries: each sampled one adds its clipped Dirac gradient.
+        let coordinates: Vec<usize> = canaries
+            .iter()
+            .map(|&i| run.audit.dirac[i - train.len()])
+            .collect();
+        let norm = run.audit.dirac_norm.min(dp.applied_clip_norm()) as f32;
+        let sum = sum.in_model_order(&model).add_at_flat(&coordinates, norm);
+        let noisy = add_noise(sum, dp, rng);
+        let flat = noisy.to_flat();
+        for (total, &j) in run.watched.iter_mut().zip(run.audit.watch) {
+            *total += f64::from(flat[j]);
+        }
+        noisy
+    } else {
+        add_noise(sum, dp, rng)
+    };
     let grads = noisy.into_gradients_params(&model);
     (optim.step(lr, model, grads), loss_sum, correct)
 }
@@ -285,7 +354,9 @@ mod tests {
         let (mut sum, mut sum_sq, mut count) = (0.0, 0.0, 0.0);
         for _ in 0..5 {
             let before = params(&model);
-            let (next, loss, correct) = dp_step(model, &mut optim, 1.0, &data, &[], &dp, &mut rng);
+            let mut run = DpRun::new(&dp, Audit::NONE);
+            let (next, loss, correct) =
+                dp_step(model, &mut optim, 1.0, &data, &[], &mut run, &mut rng);
             model = next;
             assert_eq!((loss, correct), (0.0, 0));
             for (a, b) in before.iter().zip(params(&model)) {

@@ -17,7 +17,7 @@
 
 pub mod lira;
 pub mod quantile;
-mod score;
+pub mod score;
 pub mod threshold;
 mod view;
 

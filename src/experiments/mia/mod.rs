@@ -31,6 +31,7 @@ use crate::metrics::membership::{AttackMetrics, measure};
 use crate::privacy::DpReport;
 use crate::report::METRICS;
 use crate::runtime::Runtime;
+use crate::train::dp::AuditBreak;
 use crate::train::{FitSpec, fit};
 use crate::{Error, Result};
 
@@ -265,6 +266,7 @@ pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
         model: &config.model,
         train: &config.train,
         privacy: plan.as_ref(),
+        audit_break: AuditBreak::None,
     };
 
     // The target trains on the members only.

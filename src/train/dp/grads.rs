@@ -3,7 +3,7 @@
 
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
-use burn::tensor::Tensor;
+use burn::tensor::{Tensor, TensorData};
 
 use crate::model::Classifier;
 
@@ -55,6 +55,45 @@ impl ParamGrads {
             }
         }
         self
+    }
+
+    /// The same gradients in `model`'s visiting order (`model::flat`'s layout), with zeros for
+    /// parameters that had none: so that a flat coordinate means the same parameter entry
+    /// whichever order the gradients were computed in.
+    pub fn in_model_order(self, model: &Classifier) -> Self {
+        Self::from_autodiff(model, &GradientsParams::new()).accumulate(self)
+    }
+
+    /// Adds `value` at each of the flat coordinates `coordinates` ([`ParamGrads::to_flat`]'s
+    /// order; a coordinate listed twice gets `value` twice). Coordinates past the end are an
+    /// invariant violation of the caller.
+    pub fn add_at_flat(self, coordinates: &[usize], value: f32) -> Self {
+        let mut offset = 0;
+        let entries = self
+            .entries
+            .into_iter()
+            .map(|(id, g)| {
+                let n = g.dims()[0];
+                let hits: Vec<usize> = coordinates
+                    .iter()
+                    .filter(|&&c| (offset..offset + n).contains(&c))
+                    .map(|&c| c - offset)
+                    .collect();
+                offset += n;
+                if hits.is_empty() {
+                    return (id, g);
+                }
+                let mut delta = vec![0.0f32; n];
+                hits.iter().for_each(|&i| delta[i] += value);
+                let delta = Tensor::<1>::from_data(TensorData::new(delta, [n]), &g.device());
+                (id, g + delta)
+            })
+            .collect();
+        assert!(
+            coordinates.iter().all(|&c| c < offset),
+            "a flat coordinate beyond the model's {offset} parameters"
+        );
+        Self { entries }
     }
 
     /// All gradients concatenated, in insertion order (the model's visiting order for

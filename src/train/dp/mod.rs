@@ -12,6 +12,7 @@
 //!
 //! Any optimizer may then use `g̃`: everything after the noise is post-processing.
 
+mod audit;
 mod clip;
 mod grads;
 mod noise;
@@ -19,6 +20,7 @@ mod oracle;
 mod sampler;
 mod step;
 
+pub use audit::{Audit, AuditBreak};
 pub use clip::{LayerGrads, clip_factors, clipped_sum, per_example_squared_norms};
 pub use grads::ParamGrads;
 pub use noise::add_noise;
@@ -41,6 +43,9 @@ pub struct DpSgd {
     pub max_grad_norm: f64,
     /// Training-set size `N`.
     pub dataset_size: usize,
+    /// An unsafe mode for an audit's positive control ([`AuditBreak::None`] otherwise).
+    #[serde(skip)]
+    pub audit_break: AuditBreak,
 }
 
 impl DpSgd {
@@ -79,7 +84,32 @@ impl DpSgd {
             noise_multiplier,
             max_grad_norm,
             dataset_size,
+            audit_break: AuditBreak::None,
         })
+    }
+
+    /// The same run in the unsafe mode `audit_break`, for an audit's positive control only.
+    pub fn broken(self, audit_break: AuditBreak) -> Self {
+        Self {
+            audit_break,
+            ..self
+        }
+    }
+
+    /// The standard deviation of the noise actually added: σ·C, or 0 when the noise is broken.
+    pub fn noise_std(&self) -> f64 {
+        match self.audit_break {
+            AuditBreak::Noise => 0.0,
+            AuditBreak::None | AuditBreak::Clip => self.noise_multiplier * self.max_grad_norm,
+        }
+    }
+
+    /// The clipping norm actually applied: C, or ∞ when clipping is broken.
+    pub fn applied_clip_norm(&self) -> f64 {
+        match self.audit_break {
+            AuditBreak::Clip => f64::INFINITY,
+            AuditBreak::None | AuditBreak::Noise => self.max_grad_norm,
+        }
     }
 
     /// `q·N`, the divisor of the noisy sum.

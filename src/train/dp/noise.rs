@@ -18,7 +18,7 @@ const CHUNK: usize = 1 << 14;
 
 /// Adds `N(0, (σC)²)` to every coordinate of `clipped_sum` and divides by `q·N`.
 pub fn add_noise(clipped_sum: ParamGrads, dp: &DpSgd, rng: &mut StdRng) -> ParamGrads {
-    let std = dp.noise_multiplier * dp.max_grad_norm;
+    let std = dp.noise_std();
     let scale = 1.0 / dp.expected_batch_size();
     clipped_sum.map(|g| {
         let n = g.dims()[0];
