@@ -163,10 +163,20 @@ fn the_positive_controls_exit_1_on_every_seed() {
     for b in ["noise", "clip"] {
         for seed in ["0", "1", "2"] {
             let out = format!("{b}-{seed}");
+            // RDP calibrates in milliseconds, the PLD in seconds; the claim is then RDP's ε.
             let run = quick_audit(
                 dir.path(),
                 &out,
-                &["--epsilon", "1", "--audit-break", b, "--seed", seed],
+                &[
+                    "--epsilon",
+                    "1",
+                    "--accountant",
+                    "rdp",
+                    "--audit-break",
+                    b,
+                    "--seed",
+                    seed,
+                ],
             )
             .code(1);
             let stderr = String::from_utf8_lossy(&run.get_output().stderr).to_string();
@@ -248,4 +258,40 @@ fn bad_audit_input_exits_2_without_output() {
         let args: Vec<&str> = base.iter().chain(extra).copied().collect();
         rejects_run("audit", &args, expect);
     }
+}
+
+/// `ppml run mia`'s positive control: with canaries and a target trained without noise while
+/// claiming ε = 1.5, the ceiling check fails (exit 1) on every seed tried; the same run with
+/// correct DP-SGD passes.
+#[test]
+fn the_mia_canary_control_breaks_the_ceiling_only_when_the_noise_is_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("experiments/mia-fashion-eps1.5-canaries.toml");
+    let run = |out: &str, extra: &[&str]| {
+        ppml(dir.path())
+            .args(["run", "mia", "--offline", "--config"])
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(fixtures())
+            .arg("--out")
+            .arg(dir.path().join(out))
+            .args(["--members", "500", "--public", "500", "--canaries", "500"])
+            .args(["--bootstrap", "20"])
+            .args(extra)
+            .assert()
+    };
+    for seed in ["0", "1"] {
+        let out = format!("noise-{seed}");
+        let failed = run(&out, &["--audit-break", "noise", "--seed", seed]).code(1);
+        let stderr = String::from_utf8_lossy(&failed.get_output().stderr).to_string();
+        assert!(stderr.contains("loss-canaries"), "{stderr}");
+        assert!(stderr.contains("--audit-break noise"), "{stderr}");
+        let m = metrics(&dir.path().join(&out));
+        assert_eq!(m["canaries"]["dp_ceiling"]["respected"], false);
+    }
+    run("correct", &[]).success();
+    let m = metrics(&dir.path().join("correct"));
+    assert_eq!(m["canaries"]["dp_ceiling"]["respected"], true);
+    assert_eq!(m["canaries"]["canaries"], 500);
 }

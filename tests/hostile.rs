@@ -104,8 +104,39 @@ fn run_mia_answers_huge_values_of_every_numeric_flag() {
             ("--delta", REAL),
             ("--clip-norm", &["-1"]),
             ("--noise-multiplier", &["-1", "1e-308"]),
+            ("--canaries", COUNT),
         ],
     );
+}
+
+#[test]
+fn run_audit_answers_huge_values_of_every_numeric_flag() {
+    // One claimed ε (each level is a training run), calibrated by RDP (milliseconds, where
+    // the PLD's calibration takes seconds).
+    let quick = [
+        "run",
+        "audit",
+        "--quick",
+        "--epochs",
+        "1",
+        "--accountant",
+        "rdp",
+    ];
+    every_value_is_answered(
+        &[&quick[..], &["--epsilon", "2"]].concat(),
+        &[
+            ("--seed", &[HUGE]),
+            ("--canaries", COUNT),
+            ("--guesses", &[HUGE, "-1", "0"]),
+            ("--confidence", REAL),
+            ("--delta", REAL),
+            ("--clip-norm", REAL),
+            ("--batch-size", COUNT),
+            ("--lr", &["1e308"]),
+            ("--train-limit", &[HUGE, "-1"]),
+        ],
+    );
+    every_value_is_answered(&quick, &[("--epsilon", &["1e308", "-1", "1e-308"])]);
 }
 
 #[test]

@@ -190,6 +190,11 @@ fn every_config_in_experiments_is_valid() {
             let private = config.defense.epsilons.iter().any(|e| e.is_finite());
             assert_eq!(name.contains("-eps"), private, "{name}");
             checked += 1;
+        } else if name.starts_with("audit-") {
+            use ppml::experiments::audit::Audit;
+            let config = valid(&path, load::<Audit>(Some(&path), false));
+            valid(&path, config.validate());
+            checked += 1;
         } else if name.starts_with("federated-") {
             let config = valid(&path, load::<Federated>(Some(&path), false));
             valid(&path, config.validate());

@@ -208,6 +208,15 @@ pub struct MiaArgs {
     /// Bootstrap resamples per interval [default: 500].
     #[arg(long)]
     pub bootstrap: Option<usize>,
+    /// Mislabelled canaries M: M more members, M more held out, and the loss attack judged on
+    /// them alone (against the DP ceiling too) [default: 0].
+    #[arg(long)]
+    pub canaries: Option<usize>,
+    /// Positive control: train the DP target WITHOUT noise (noise) or WITHOUT clipping (clip)
+    /// while claiming the calibrated ε; with --canaries the ceiling check must fail (exit 1)
+    /// [default: none].
+    #[arg(long)]
+    pub audit_break: Option<AuditBreak>,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
@@ -244,6 +253,8 @@ impl ExperimentArgs for MiaArgs {
         }
         set(&mut config.quantile.head, self.head);
         set(&mut game.bootstrap, self.bootstrap);
+        set(&mut game.canaries, self.canaries);
+        set(&mut game.audit_break, self.audit_break);
         Ok(())
     }
 }

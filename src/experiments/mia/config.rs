@@ -14,6 +14,7 @@ use crate::experiments::RunSpec;
 use crate::metrics::membership::alpha_grid;
 use crate::model::ModelSpec;
 use crate::privacy::PrivacySpec;
+use crate::train::dp::AuditBreak;
 use crate::train::{OptimizerKind, TrainOptions};
 
 /// Fewest public records the attacker may have: its regression model learns from them.
@@ -26,6 +27,7 @@ const QUICK_BATCH: usize = 256;
 const QUICK_EPOCHS: usize = 2;
 const QUICK_DP_EPOCHS: usize = 10;
 const QUICK_BOOTSTRAP: usize = 100;
+const QUICK_CANARIES: usize = 500;
 pub(super) const QUICK_SHADOWS: usize = 2;
 /// Most bootstrap resamples (each re-sorts every score).
 const MAX_BOOTSTRAP: usize = 100_000;
@@ -78,6 +80,14 @@ pub struct MembershipSpec {
     pub alphas: Option<Vec<f64>>,
     /// Bootstrap resamples behind each 95% interval.
     pub bootstrap: usize,
+    /// Mislabelled canary records M (default 0: none): M more join the members, M more are
+    /// held out, and the loss attack is judged on these 2M alone, against the DP ceiling too
+    /// (`canaries.rs`). The game of the positive control.
+    pub canaries: usize,
+    /// The unsafe training mode of a positive control: set by `--audit-break` only, never by a
+    /// config file (the key is refused there), and recorded in the results.
+    #[serde(skip_deserializing)]
+    pub audit_break: AuditBreak,
 }
 
 impl Default for MembershipSpec {
@@ -89,6 +99,8 @@ impl Default for MembershipSpec {
             shadows: None,
             alphas: None,
             bootstrap: 500,
+            canaries: 0,
+            audit_break: AuditBreak::None,
         }
     }
 }
@@ -176,6 +188,7 @@ impl MiaConfig {
             game.members = game.members.min(QUICK_MEMBERS);
             game.public = game.public.min(QUICK_PUBLIC);
             game.bootstrap = game.bootstrap.min(QUICK_BOOTSTRAP);
+            game.canaries = game.canaries.min(QUICK_CANARIES);
             game.shadows = game.shadows.map(|k| k.min(QUICK_SHADOWS));
             self.quantile.epochs = self.quantile.epochs.min(QUICK_EPOCHS);
             self.data.test_limit = Some(
@@ -231,6 +244,7 @@ impl MiaConfig {
         let published = self.data.dataset.spec().files[0].count;
         let source = format!("the published training split of {}", self.data.dataset);
         check_split_sizes(game.members, game.public, published, &source)?;
+        check_canaries(game, published, &source)?;
         if game.public < MIN_PUBLIC {
             return Err(ConfigError::invalid(
                 "public",
@@ -285,6 +299,15 @@ impl MiaConfig {
     }
 
     fn validate_target(&self) -> Result<()> {
+        if self.membership.audit_break != AuditBreak::None && !self.privacy.is_private() {
+            return Err(ConfigError::invalid(
+                "audit_break",
+                self.membership.audit_break.as_str(),
+                "a positive control breaks a DP-SGD target, and this target trains without DP: \
+                 give --epsilon",
+            )
+            .into());
+        }
         if self.data.train_limit.is_some() {
             return Err(ConfigError::invalid(
                 "data.train_limit",
@@ -307,5 +330,31 @@ impl MiaConfig {
             .validate(self.train.batch_size, "train.batch_size")?;
         self.privacy.validate()?;
         Ok(self.train.validate(usize::MAX)?)
+    }
+}
+
+/// Checks that 2M canary records fit beside the members, non-members and public records of a
+/// training split of `available` records.
+pub(super) fn check_canaries(
+    game: &MembershipSpec,
+    available: usize,
+    source: &str,
+) -> Result<(), ConfigError> {
+    let needed = game
+        .canaries
+        .checked_mul(2)
+        .and_then(|c| c.checked_add(game.members.checked_mul(2)?))
+        .and_then(|n| n.checked_add(game.public));
+    match needed {
+        Some(n) if n <= available => Ok(()),
+        _ => Err(ConfigError::invalid(
+            "canaries",
+            game.canaries,
+            format!(
+                "2 × canaries + 2 × members ({}) + public ({}) records are needed, but {source} \
+                 has only {available}",
+                game.members, game.public
+            ),
+        )),
     }
 }

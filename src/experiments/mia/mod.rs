@@ -35,11 +35,14 @@ use crate::train::dp::AuditBreak;
 use crate::train::{FitSpec, fit};
 use crate::{Error, Result};
 
+mod canaries;
 mod ceiling;
 mod config;
 mod report;
 mod split;
 
+use canaries::Canaries;
+pub use canaries::CanaryReport;
 #[cfg(test)]
 use ceiling::above_ceiling;
 use ceiling::measure_ceiling;
@@ -256,9 +259,19 @@ pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
     let test = config.data.test_part(&splits.test);
     // One random stream per stage, drawn in a fixed order from the seed, so that changing one
     // stage (the number of shadows, say) leaves the others' random choices as they were.
-    let mut streams = [(); 5].map(|()| StdRng::seed_from_u64(ctx.rng.random::<u64>()));
-    let [split_rng, target_rng, attack_rng, shadow_rng, measure_rng] = &mut streams;
+    let mut streams = [(); 6].map(|()| StdRng::seed_from_u64(ctx.rng.random::<u64>()));
+    let [
+        split_rng,
+        target_rng,
+        attack_rng,
+        shadow_rng,
+        measure_rng,
+        canary_rng,
+    ] = &mut streams;
     let split = split::split(&splits.train, &config, split_rng)?;
+    let canaries = (config.membership.canaries > 0)
+        .then(|| Canaries::craft(&split.canary_records, canary_rng))
+        .transpose()?;
     check_batches(&config, split.members.len())?;
     let (device, progress) = (ctx.device.clone(), ctx.options.progress);
     let plan = config.privacy.plan()?;
@@ -266,14 +279,22 @@ pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
         model: &config.model,
         train: &config.train,
         privacy: plan.as_ref(),
-        audit_break: AuditBreak::None,
+        audit_break: config.membership.audit_break,
     };
 
-    // The target trains on the members only.
+    // The target trains on the members only (and the member canaries, if any).
+    let with_canaries;
+    let training = match &canaries {
+        Some(c) => {
+            with_canaries = split.members.concat(&c.members);
+            &with_canaries
+        }
+        None => &split.members,
+    };
     let t0 = Instant::now();
     let target = fit(
         &recipe,
-        &split.members,
+        training,
         &test,
         &mut Runtime::new(&device, target_rng, &progress),
     )?;
@@ -299,6 +320,34 @@ pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
         measure_rng,
     )?;
 
+    let mut errors = measured.errors;
+    let canaries = match &canaries {
+        None => None,
+        Some(c) => {
+            let access = QueryAccess::new(&target.trained.model, &device);
+            let privacy = target.privacy.as_ref();
+            let (report, violations) =
+                canaries::play(&config, c, &access, &split.public, privacy, canary_rng)?;
+            errors.extend(violations);
+            Some(report)
+        }
+    };
+    let audit_break = config.membership.audit_break;
+    if audit_break != AuditBreak::None {
+        for e in &mut errors {
+            e.push_str(&format!(
+                ". Expected here: the positive control --audit-break {} trained the target \
+                 without {} while claiming the ε above, and the check caught it",
+                audit_break.as_str(),
+                if audit_break == AuditBreak::Noise {
+                    "noise"
+                } else {
+                    "clipping"
+                }
+            ));
+        }
+    }
+
     let classes = split.members.classes();
     let report = MiaReport {
         header: ctx.header(Mia::NAME, config.data.dataset, &config.run),
@@ -319,7 +368,8 @@ pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
         baselines: measured.baselines,
         quantile_fit: scored.quantile_fit,
         dp_ceiling: measured.dp_ceiling,
-        errors: measured.errors,
+        canaries,
+        errors,
         plot: PLOT.into(),
         timing: MiaTiming {
             wall_seconds: started.elapsed().as_secs_f64(),

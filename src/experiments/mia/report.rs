@@ -6,7 +6,7 @@ use burn::tensor::Device;
 use serde::Serialize;
 
 use super::split::Split;
-use super::{CeilingReport, MiaConfig};
+use super::{CanaryReport, CeilingReport, MiaConfig};
 use crate::Result;
 use crate::attacks::membership::quantile::FitSummary;
 use crate::experiments::ResultHeader;
@@ -105,6 +105,8 @@ pub struct MiaReport {
     pub quantile_fit: FitSummary,
     /// Ceilings from the target's privacy curve (`null`: non-private target).
     pub dp_ceiling: Option<CeilingReport>,
+    /// The loss attack on the canaries alone, with its ceiling (`null`: no canaries).
+    pub canaries: Option<CanaryReport>,
     /// Problems that mean the numbers cannot be trusted (empty when all is well).
     pub errors: Vec<String>,
     /// Things a reader should know before trusting the numbers (a target at chance, say).
@@ -165,40 +167,54 @@ impl MiaReport {
             100.0 * self.target.train_accuracy,
             100.0 * self.target.test_accuracy,
         )];
-        for a in self.attacks() {
-            let tpr: Vec<String> = a
-                .tpr_at_fpr
-                .iter()
-                .map(|p| {
-                    format!(
-                        "TPR@{}% FPR {:.2}% [{:.2}, {:.2}]",
-                        100.0 * p.max_fpr,
-                        100.0 * p.tpr.estimate,
-                        100.0 * p.tpr.low,
-                        100.0 * p.tpr.high
-                    )
-                })
-                .collect();
+        lines.extend(self.attacks().map(attack_line));
+        lines.extend(self.dp_ceiling.as_ref().map(ceiling_line));
+        if let Some(c) = &self.canaries {
             lines.push(format!(
-                "  {:<9} AUC {:.4}  {}  advantage {:.4}",
-                a.name,
-                a.auc.estimate,
-                tpr.join("  "),
-                a.max_advantage.estimate
+                "  on {} mislabelled canaries trained on and {} held out:",
+                c.canaries, c.canaries
             ));
-        }
-        if let Some(c) = &self.dp_ceiling {
-            let tpr: Vec<String> = c
-                .max_tpr_at_fpr
-                .iter()
-                .map(|(f, t)| format!("TPR@{}% FPR {:.2}%", 100.0 * f, 100.0 * t))
-                .collect();
-            lines.push(format!(
-                "  ceiling   {}  advantage {:.4} (no attack can do better)",
-                tpr.join("  "),
-                c.max_advantage
-            ));
+            lines.push(attack_line(&c.attack));
+            lines.extend(c.dp_ceiling.as_ref().map(ceiling_line));
         }
         lines
     }
+}
+
+/// One attack's summary line.
+fn attack_line(a: &AttackMetrics) -> String {
+    let tpr: Vec<String> = a
+        .tpr_at_fpr
+        .iter()
+        .map(|p| {
+            format!(
+                "TPR@{}% FPR {:.2}% [{:.2}, {:.2}]",
+                100.0 * p.max_fpr,
+                100.0 * p.tpr.estimate,
+                100.0 * p.tpr.low,
+                100.0 * p.tpr.high
+            )
+        })
+        .collect();
+    format!(
+        "  {:<9} AUC {:.4}  {}  advantage {:.4}",
+        a.name,
+        a.auc.estimate,
+        tpr.join("  "),
+        a.max_advantage.estimate
+    )
+}
+
+/// The DP ceiling's summary line.
+fn ceiling_line(c: &CeilingReport) -> String {
+    let tpr: Vec<String> = c
+        .max_tpr_at_fpr
+        .iter()
+        .map(|(f, t)| format!("TPR@{}% FPR {:.2}%", 100.0 * f, 100.0 * t))
+        .collect();
+    format!(
+        "  ceiling   {}  advantage {:.4} (no attack can do better)",
+        tpr.join("  "),
+        c.max_advantage
+    )
 }

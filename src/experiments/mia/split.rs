@@ -8,15 +8,18 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use super::MiaConfig;
+use super::config::check_canaries;
 use crate::Result;
 use crate::config::ConfigError;
 use crate::data::{Dataset, Truth};
 
-/// The three disjoint record sets.
+/// The three disjoint record sets, and the records canaries are made from (disjoint too).
 pub(super) struct Split {
     pub members: Dataset,
     pub non_members: Dataset,
     pub public: Dataset,
+    /// 2M records for `[membership] canaries = M` (empty without).
+    pub canary_records: Dataset,
 }
 
 /// Checks that `members` members, as many non-members and `public` public records fit in a
@@ -70,10 +73,17 @@ pub(super) fn split(train: &Dataset, config: &MiaConfig, rng: &mut StdRng) -> Re
     order.shuffle(rng);
     let (m, rest) = order.split_at(members);
     let (n, rest) = rest.split_at(members);
+    check_canaries(
+        &config.membership,
+        train.len(),
+        "the training split read from disk",
+    )?;
+    let (p, rest) = rest.split_at(public);
     Ok(Split {
         members: train.subset(m),
         non_members: train.subset(n),
-        public: train.subset(&rest[..public]),
+        public: train.subset(p),
+        canary_records: train.subset(&rest[..2 * config.membership.canaries]),
     })
 }
 
