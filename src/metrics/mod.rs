@@ -3,6 +3,7 @@
 //! reconstruction attack recovered (SSIM, PSNR, RDLV).
 
 pub mod audit;
+pub mod audit_fdp;
 pub mod binomial;
 mod bootstrap;
 pub mod ceiling_test;
