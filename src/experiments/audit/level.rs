@@ -18,6 +18,7 @@ use crate::attacks::membership::QueryAccess;
 use crate::config::ConfigError;
 use crate::data::{Dataset, Truth};
 use crate::metrics::audit::{Guesses, epsilon_lower_bound, guess};
+use crate::metrics::audit_fdp::{dpsgd_epsilon_lower_bound, gaussian_epsilon_lower_bound};
 use crate::model::Classifier;
 use crate::privacy::{DpReport, PrivacySpec, serialize_epsilon};
 use crate::progress::Progress;
@@ -36,6 +37,29 @@ pub struct GuessRecord {
     pub correct: usize,
     /// Steinke et al.'s (ε, δ) lower bound at the per-test confidence.
     pub epsilon_steinke: f64,
+    /// Mahloujifar et al.'s f-DP analysis against the μ-GDP family: the largest μ rejected
+    /// at the per-test confidence. Informative only: DP-SGD is not exactly μ-GDP, so its ε is
+    /// never held against the claim.
+    pub gdp_mu: f64,
+    /// The ε at δ of `gdp_mu`.
+    pub epsilon_gdp: f64,
+}
+
+/// Mahloujifar et al.'s f-DP analysis against the run's own mechanism: DP-SGD's curve (from
+/// the PLD) at the run's q and steps, for the noise multipliers σ' it rejects.
+#[derive(Debug, Clone, Serialize)]
+pub struct FdpRecord {
+    /// The k it was computed at: the one whose μ-GDP bound was largest (every k's test holds
+    /// together at `confidence`, so choosing one afterwards is allowed).
+    pub k: usize,
+    /// The smallest σ' whose DP-SGD curve the guesses reject: the run leaked more than DP-SGD
+    /// with σ' would (∞, written `"inf"`, when nothing is proven).
+    #[serde(serialize_with = "serialize_epsilon")]
+    pub noise_multiplier: f64,
+    /// The PLD ε at δ of σ': the empirical ε (0 when nothing is proven).
+    pub epsilon: f64,
+    /// Seconds the search took (one PLD composition per σ' tried).
+    pub seconds: f64,
 }
 
 /// One audited training run.
@@ -52,7 +76,14 @@ pub struct LevelRecord {
     pub guesses: Vec<GuessRecord>,
     /// The best lower bound of Steinke et al.'s analysis over the k tried, at `confidence`.
     pub epsilon_steinke: f64,
-    /// `epsilon_steinke` / the claimed ε (0 for a non-private run).
+    /// Mahloujifar et al.'s f-DP bound against DP-SGD's own curve (`null`: non-private run).
+    pub fdp: Option<FdpRecord>,
+    /// The best μ-GDP-family ε over the k tried (informative; see [`GuessRecord`]).
+    pub epsilon_gdp: f64,
+    /// The larger of the two bounds that can contradict the claim: Steinke's and the f-DP
+    /// bound against DP-SGD's curve.
+    pub epsilon_empirical: f64,
+    /// `epsilon_empirical` / the claimed ε (0 for a non-private run).
     pub fraction_of_claimed: f64,
     /// Whether a lower bound exceeds the claimed ε: the training was not what it claims.
     pub contradiction: bool,
@@ -184,20 +215,56 @@ pub(super) fn audit_level(inputs: &Inputs<'_>, epsilon: f64, seed: u64) -> Resul
     let delta = config.privacy.delta;
     let confidence = spec.per_test_confidence();
     let mut guesses = Vec::new();
+    let mut outcomes = Vec::new();
     for k in spec.guesses() {
         let g: Guesses = guess(&scores, &included, k)?;
+        let gdp = gaussian_epsilon_lower_bound(g, delta, confidence)?;
         guesses.push(GuessRecord {
             k,
             made: g.made,
             correct: g.correct,
             epsilon_steinke: epsilon_lower_bound(g, delta, confidence)?,
+            gdp_mu: gdp.mu,
+            epsilon_gdp: gdp.epsilon,
         });
+        outcomes.push(g);
     }
     let epsilon_steinke = guesses
         .iter()
         .map(|g| g.epsilon_steinke)
         .fold(0.0, f64::max);
+    // The k with the largest μ-GDP bound (the first on ties).
+    let best = (0..guesses.len()).fold(0, |b, i| {
+        if guesses[i].gdp_mu > guesses[b].gdp_mu {
+            i
+        } else {
+            b
+        }
+    });
+    let epsilon_gdp = guesses[best].epsilon_gdp;
+    let fdp = match &report {
+        None => None,
+        Some(r) => {
+            let t = Instant::now();
+            let (q, steps) = (r.spent.sample_rate, r.spent.steps);
+            let b = dpsgd_epsilon_lower_bound(outcomes[best], q, steps, delta, confidence)?;
+            Some(FdpRecord {
+                k: guesses[best].k,
+                noise_multiplier: b.noise_multiplier,
+                epsilon: b.epsilon,
+                seconds: t.elapsed().as_secs_f64(),
+            })
+        }
+    };
     let claimed = report.as_ref().map_or(f64::INFINITY, |r| r.spent.epsilon);
+    let epsilon_empirical = epsilon_steinke.max(fdp.as_ref().map_or(0.0, |f| f.epsilon));
+    // The f-DP bound contradicts the claim when it rejects DP-SGD at the run's own σ: every
+    // σ ≥ σ' is rejected, so when σ' ≤ σ (compared as noise multipliers, free of the
+    // accountant's rounding of ε).
+    let fdp_contradicts = match (&fdp, &report) {
+        (Some(f), Some(r)) => f.noise_multiplier <= r.spent.noise_multiplier,
+        _ => false,
+    };
     let test_accuracy = evaluate(&trained.model, test, device).accuracy;
     Ok(LevelRecord {
         target_epsilon: epsilon,
@@ -205,12 +272,15 @@ pub(super) fn audit_level(inputs: &Inputs<'_>, epsilon: f64, seed: u64) -> Resul
         canaries_included,
         guesses,
         epsilon_steinke,
+        fdp,
+        epsilon_gdp,
+        epsilon_empirical,
         fraction_of_claimed: if claimed.is_finite() {
-            epsilon_steinke / claimed
+            epsilon_empirical / claimed
         } else {
             0.0
         },
-        contradiction: epsilon_steinke > claimed,
+        contradiction: epsilon_steinke > claimed || fdp_contradicts,
         test_accuracy,
         train_seconds,
         seconds: started.elapsed().as_secs_f64(),

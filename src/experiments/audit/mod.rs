@@ -208,9 +208,18 @@ fn contradictions(levels: &[LevelRecord], spec: &AuditSpec) -> Vec<String> {
                 .privacy
                 .as_ref()
                 .map_or(f64::INFINITY, |p| p.spent.epsilon);
+            let fdp = l.fdp.as_ref().map_or(String::new(), |f| {
+                format!(
+                    ", and the f-DP analysis rejects DP-SGD with noise multiplier {:.4} or more \
+                     (ε ≥ {:.3}) where the run claims σ = {:.4}",
+                    f.noise_multiplier,
+                    f.epsilon,
+                    l.privacy.as_ref().map_or(0.0, |p| p.spent.noise_multiplier)
+                )
+            });
             format!(
-                "the audit proves ε ≥ {:.3} with confidence {} ({} {} canaries), above the \
-                 claimed ε = {:.3}: the run is not what it claims, {cause}",
+                "the audit proves ε ≥ {:.3} (Steinke et al.){fdp} with confidence {} ({} {} \
+                 canaries), above the claimed ε = {:.3}: the run is not what it claims, {cause}",
                 l.epsilon_steinke,
                 spec.confidence,
                 spec.canaries,
@@ -230,10 +239,22 @@ impl AuditReport {
                 .collect()
         };
         let steinke = points(&|l| l.epsilon_steinke);
-        let series = [EpsilonSeries {
-            name: "Steinke et al. 2023 (ε, δ)",
-            points: &steinke,
-        }];
+        let fdp = points(&|l| l.fdp.as_ref().map_or(0.0, |f| f.epsilon));
+        let gdp = points(&|l| l.epsilon_gdp);
+        let series = [
+            EpsilonSeries {
+                name: "Steinke et al. 2023, (ε, δ)",
+                points: &steinke,
+            },
+            EpsilonSeries {
+                name: "Mahloujifar et al. 2025, f-DP (DP-SGD curve)",
+                points: &fdp,
+            },
+            EpsilonSeries {
+                name: "f-DP, μ-GDP family (informative)",
+                points: &gdp,
+            },
+        ];
         let spec = &self.config.audit;
         let broken = match spec.audit_break {
             AuditBreak::None => String::new(),
@@ -262,8 +283,12 @@ impl AuditReport {
                         p.spent.epsilon_pld, p.spent.epsilon_rdp
                     ),
                 };
+                let fdp = l
+                    .fdp
+                    .as_ref()
+                    .map_or(String::new(), |f| format!(", {:.3} (f-DP)", f.epsilon));
                 format!(
-                    "audit ε = {}: {claimed}; empirical ε ≥ {:.3} (Steinke) at {:.0}% \
+                    "audit ε = {}: {claimed}; empirical ε ≥ {:.3} (Steinke){fdp} at {:.0}% \
                      confidence, {} {} canaries ({} in), test accuracy {:.2}%, {:.1} s training{}",
                     epsilon_label(l.target_epsilon),
                     l.epsilon_steinke,
