@@ -121,17 +121,7 @@ pub fn p_value(g: Guesses, epsilon: f64, delta: f64) -> f64 {
 /// # Errors
 /// A confidence outside (0, 1) or a δ outside [0, 1).
 pub fn epsilon_lower_bound(g: Guesses, delta: f64, confidence: f64) -> Result<f64, ConfigError> {
-    if !(confidence > 0.0 && confidence < 1.0) {
-        return Err(ConfigError::invalid(
-            "confidence",
-            confidence,
-            "must be in (0, 1)",
-        ));
-    }
-    if !(0.0..1.0).contains(&delta) {
-        return Err(ConfigError::invalid("delta", delta, "must be in [0, 1)"));
-    }
-    let level = 1.0 - confidence;
+    let level = test_level(delta, confidence)?;
     let rejects = |eps: f64| p_value(g, eps, delta) < level;
     if !rejects(0.0) {
         return Ok(0.0);
@@ -155,6 +145,22 @@ pub fn epsilon_lower_bound(g: Guesses, delta: f64, confidence: f64) -> Result<f6
         }
     }
     Ok(lo)
+}
+
+/// The test's level 1 − confidence, after checking confidence ∈ (0, 1) and δ ∈ [0, 1): what
+/// every lower bound of one-run auditing takes.
+pub(crate) fn test_level(delta: f64, confidence: f64) -> Result<f64, ConfigError> {
+    if !(confidence > 0.0 && confidence < 1.0) {
+        return Err(ConfigError::invalid(
+            "confidence",
+            confidence,
+            "must be in (0, 1)",
+        ));
+    }
+    if !(0.0..1.0).contains(&delta) {
+        return Err(ConfigError::invalid("delta", delta, "must be in [0, 1)"));
+    }
+    Ok(1.0 - confidence)
 }
 
 #[cfg(test)]

@@ -15,6 +15,8 @@ pub struct EpsilonSeries<'a> {
     pub name: &'a str,
     /// Points, claimed ε increasing.
     pub points: &'a [(f64, f64)],
+    /// Drawn dashed and thinner: a secondary figure.
+    pub dashed: bool,
 }
 
 /// Draws `series` to `path`, a `.png`, with both axes from 0 to a little above the largest
@@ -71,11 +73,21 @@ fn draw(
             .copied()
             .filter(|(x, y)| x.is_finite() && y.is_finite())
             .collect();
-        chart
-            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
+        let (width, radius) = if s.dashed { (1, 3) } else { (2, 5) };
+        let style = color.stroke_width(width);
+        let drawn = if s.dashed {
+            chart.draw_series(DashedLineSeries::new(points.clone(), 5, 4, style))?
+        } else {
+            chart.draw_series(LineSeries::new(points.clone(), style))?
+        };
+        drawn
             .label(s.name)
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
-        chart.draw_series(points.iter().map(|&p| Circle::new(p, 5, color.filled())))?;
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
+        chart.draw_series(
+            points
+                .iter()
+                .map(|&p| Circle::new(p, radius, color.filled())),
+        )?;
     }
     chart
         .configure_series_labels()

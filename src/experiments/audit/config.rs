@@ -78,7 +78,7 @@ impl Default for AuditSpec {
             guesses: None,
             confidence: 0.95,
             epsilons: vec![1.0, 2.0, 4.0, 8.0],
-            dirac_norm: 10.0,
+            dirac_norm: 1000.0,
             audit_break: AuditBreak::None,
         }
     }

@@ -245,14 +245,17 @@ impl AuditReport {
             EpsilonSeries {
                 name: "Steinke et al. 2023, (ε, δ)",
                 points: &steinke,
+                dashed: false,
             },
             EpsilonSeries {
                 name: "Mahloujifar et al. 2025, f-DP (DP-SGD curve)",
                 points: &fdp,
+                dashed: false,
             },
             EpsilonSeries {
                 name: "f-DP, μ-GDP family (informative)",
                 points: &gdp,
+                dashed: true,
             },
         ];
         let spec = &self.config.audit;

@@ -25,7 +25,7 @@
 use crate::config::ConfigError;
 use crate::privacy::special::{log_normal_cdf, normal_cdf};
 
-use super::audit::Guesses;
+use super::audit::{Guesses, test_level as level};
 
 mod dpsgd;
 #[cfg(test)]
@@ -211,21 +211,6 @@ pub fn gaussian_epsilon(mu: f64, delta: f64) -> f64 {
         Some(hi) => bisect(0.0, hi, 1e-9, |e| gaussian_delta(mu, e) > delta).1,
         None => f64::INFINITY,
     }
-}
-
-/// 1 − confidence, after checking confidence ∈ (0, 1) and δ ∈ [0, 1).
-fn level(delta: f64, confidence: f64) -> Result<f64, ConfigError> {
-    if !(confidence > 0.0 && confidence < 1.0) {
-        return Err(ConfigError::invalid(
-            "confidence",
-            confidence,
-            "must be in (0, 1)",
-        ));
-    }
-    if !(0.0..1.0).contains(&delta) {
-        return Err(ConfigError::invalid("delta", delta, "must be in [0, 1)"));
-    }
-    Ok(1.0 - confidence)
 }
 
 /// With `holds(lo)` and not `holds(hi)` (a monotone predicate), the pair (last point seen
