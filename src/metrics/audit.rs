@@ -170,7 +170,8 @@ mod tests {
     use rand::{RngExt, SeedableRng};
 
     /// Reference values from the paper's Appendix D algorithm run with
-    /// `scipy.stats.binom` 1.17 (the same sums in Python, bisection to 2^−60).
+    /// `scipy.stats.binom` 1.17 (the same sums in Python, bisection to 2^−60:
+    /// tests/fixtures/audit_steinke_ref.py).
     #[test]
     fn the_test_matches_an_independent_computation() {
         let g = |m, r, v| Guesses::new(m, r, v).unwrap();

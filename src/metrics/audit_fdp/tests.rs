@@ -32,7 +32,7 @@ fn assert_p_values<C: TradeOff>(cases: &[(Guesses, f64, f64)], curve: impl Fn(f6
     }
 }
 
-/// Reference values from /work/logs/audit_fdp_ref.py (the paper's recursion written again
+/// Reference values from tests/fixtures/audit_fdp_ref.py (the paper's recursion written again
 /// in Python with scipy 1.17's norm.cdf/ppf and brentq; its output is audit_fdp_ref.out).
 #[test]
 fn the_bound_matches_an_independent_computation() {
