@@ -159,21 +159,8 @@ pub(super) fn audit_level(inputs: &Inputs<'_>, epsilon: f64, seed: u64) -> Resul
         CanaryKind::Input => {
             let canaries = mislabelled(pool, craft_rng)?;
             let training = data.concat(&canaries.subset(&in_indices));
-            let trained = match &resolved {
-                Some((dp, _)) => {
-                    train_audited(
-                        model,
-                        &training,
-                        test,
-                        &config.train,
-                        dp,
-                        Audit::NONE,
-                        &mut rt,
-                    )?
-                    .0
-                }
-                None => train(model, &training, test, &config.train, None, &mut rt)?,
-            };
+            let dp = resolved.as_ref().map(|(dp, _)| dp);
+            let trained = train(model, &training, test, &config.train, dp, &mut rt)?;
             let view = BlackBoxView::new(QueryAccess::new(&trained.model, device), canaries);
             let scores = LossAuditor.run(&view, &mut rt)?;
             (trained, scores)
