@@ -160,9 +160,12 @@ fn train_loop(
     let rng = &mut *rt.rng;
     let ad_device = device.clone().autodiff();
     let mut optim = optimizer(opts);
-    // DP counts the gradient canaries among the examples, as its accounting did.
-    let examples = train.len() + dp.as_ref().map_or(0, |run| run.audit.dirac.len());
-    let steps_per_epoch = opts.steps_per_epoch(examples, dp.is_some());
+    // DP takes the steps its accounting counted, from the dataset size it was planned for
+    // (the training set's, or an audit's fixed size whatever its coins drew).
+    let steps_per_epoch = match dp.as_ref() {
+        Some(run) => opts.steps_per_epoch(run.dp.dataset_size, true),
+        None => opts.steps_per_epoch(train.len(), false),
+    };
     let total_steps = steps_per_epoch * opts.epochs;
     let bar = progress.items(total_steps as u64, "steps", "training");
     if dp.is_some() {
@@ -184,6 +187,7 @@ fn train_loop(
             }
             Some(run) => {
                 // Gradient canaries are examples too: indices past the images stand for them.
+                let examples = train.len() + run.audit.dirac.len();
                 let sampler = PoissonSampler::new(examples, run.dp.sample_rate);
                 (0..steps_per_epoch).map(|_| sampler.sample(rng)).collect()
             }
@@ -214,7 +218,7 @@ fn train_loop(
             }
             loss_sum += batch_loss;
             correct += batch_correct;
-            seen += batch.len();
+            seen += batch.iter().filter(|&&i| i < train.len()).count(); // images, not canaries
             steps += 1;
             bar.inc(1);
         }

@@ -52,9 +52,11 @@ pub struct AuditSpec {
     pub canaries: usize,
     /// Input (black-box) or gradient (white-box) canaries.
     pub canary_kind: CanaryKind,
-    /// Guesses per side k: "in" for the k highest scores, "out" for the k lowest. Each k is a
-    /// separate test; the confidence is split between them (Bonferroni), so that the best of
-    /// them still holds at `confidence`. Default: m/20, m/10, m/4 and m/2.
+    /// Guesses per side k: "in" for the k highest scores, "out" for the k lowest. Each k at
+    /// each ε level is a separate test; the confidence is split between all of them
+    /// (Bonferroni), so that every bound of the run holds together at `confidence`, and a
+    /// correct run exits 1 with probability at most 1 − `confidence`. Default: m/20, m/10, m/4
+    /// and m/2.
     pub guesses: Option<Vec<usize>>,
     /// Confidence of the lower bounds, in (0, 1).
     pub confidence: f64,
@@ -98,9 +100,11 @@ impl AuditSpec {
         k
     }
 
-    /// The confidence of each test, so that all of them hold together at `confidence`.
+    /// The confidence of each test (one per k per ε level), so that all of them hold together
+    /// at `confidence`.
     pub fn per_test_confidence(&self) -> f64 {
-        1.0 - (1.0 - self.confidence) / self.guesses().len() as f64
+        let tests = self.guesses().len() * self.epsilons.len();
+        1.0 - (1.0 - self.confidence) / tests as f64
     }
 
     fn validate(&self) -> Result<(), ConfigError> {

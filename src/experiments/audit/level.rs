@@ -80,8 +80,10 @@ pub struct LevelRecord {
     pub fdp: Option<FdpRecord>,
     /// The best μ-GDP-family ε over the k tried (informative; see [`GuessRecord`]).
     pub epsilon_gdp: f64,
-    /// The larger of the two bounds that can contradict the claim: Steinke's and the f-DP
-    /// bound against DP-SGD's curve.
+    /// The larger of the two figures that can contradict the claim: Steinke's (ε, δ) lower
+    /// bound, and the PLD ε of the least noise multiplier whose DP-SGD curve the f-DP analysis
+    /// rejects (a lower bound within the DP-SGD family: the run leaked more than DP-SGD with
+    /// that σ' would, which does not by itself reject (ε(σ'), δ)-DP).
     pub epsilon_empirical: f64,
     /// `epsilon_empirical` / the claimed ε (0 for a non-private run).
     pub fraction_of_claimed: f64,
@@ -145,9 +147,12 @@ pub(super) fn audit_level(inputs: &Inputs<'_>, epsilon: f64, seed: u64) -> Resul
         privacy: plan.as_ref(),
         audit_break: spec.audit_break,
     };
-    let examples = data.len() + canaries_included;
-    config.train.validate(examples)?;
-    let resolved = dp_sgd(&fit, examples)?;
+    // q, the steps and σ are planned for the expected number of examples, N + m/2: fixed
+    // before the coins, so that a canary's inclusion changes nothing but the data (the two
+    // worlds of every canary then run one and the same mechanism, as the analyses assume).
+    let planned = data.len() + m / 2;
+    config.train.validate(data.len() + canaries_included)?;
+    let resolved = dp_sgd(&fit, planned)?;
     let model_config = config.model.for_data(data.rows(), data.classes());
     model_config.validate()?;
     let ad_device = device.clone().autodiff();

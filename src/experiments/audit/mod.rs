@@ -52,9 +52,10 @@ pub struct AuditReport {
     pub data: DataSummary,
     /// Canaries m.
     pub canaries: usize,
-    /// The confidence of every lower bound (each k's test runs at `per_test_confidence`).
+    /// The confidence at which every lower bound of the run holds together (each test, one
+    /// per k per level, runs at `per_test_confidence`).
     pub confidence: f64,
-    /// `1 − (1 − confidence) / (number of k)`.
+    /// `1 − (1 − confidence) / (number of k × number of ε levels)`.
     pub per_test_confidence: f64,
     /// One audited training run per claimed ε.
     pub levels: Vec<LevelRecord>,
@@ -203,29 +204,35 @@ fn contradictions(levels: &[LevelRecord], spec: &AuditSpec) -> Vec<String> {
     levels
         .iter()
         .filter(|l| l.contradiction)
-        .map(|l| {
-            let claimed = l
-                .privacy
+        .filter_map(|l| {
+            let p = &l.privacy.as_ref()?.spent;
+            let mut found = Vec::new();
+            if l.epsilon_steinke > p.epsilon {
+                found.push(format!(
+                    "Steinke et al.'s analysis proves ε ≥ {:.3}, above the claimed ε = {:.3}",
+                    l.epsilon_steinke, p.epsilon
+                ));
+            }
+            if let Some(f) = l
+                .fdp
                 .as_ref()
-                .map_or(f64::INFINITY, |p| p.spent.epsilon);
-            let fdp = l.fdp.as_ref().map_or(String::new(), |f| {
-                format!(
-                    ", and the f-DP analysis rejects DP-SGD with noise multiplier {:.4} or more \
-                     (ε ≥ {:.3}) where the run claims σ = {:.4}",
-                    f.noise_multiplier,
-                    f.epsilon,
-                    l.privacy.as_ref().map_or(0.0, |p| p.spent.noise_multiplier)
-                )
-            });
-            format!(
-                "the audit proves ε ≥ {:.3} (Steinke et al.){fdp} with confidence {} ({} {} \
-                 canaries), above the claimed ε = {:.3}: the run is not what it claims, {cause}",
-                l.epsilon_steinke,
+                .filter(|f| f.noise_multiplier <= p.noise_multiplier)
+            {
+                found.push(format!(
+                    "the f-DP analysis rejects DP-SGD at every noise multiplier from {:.4} up \
+                     (PLD ε {:.3}), the run's own σ = {:.4} (claimed ε = {:.3}) included",
+                    f.noise_multiplier, f.epsilon, p.noise_multiplier, p.epsilon
+                ));
+            }
+            Some(format!(
+                "audit at ε = {}: {} (all bounds at confidence {}, {} {} canaries): the run is \
+                 not what it claims, {cause}",
+                epsilon_label(l.target_epsilon),
+                found.join("; and "),
                 spec.confidence,
                 spec.canaries,
                 spec.canary_kind.as_str(),
-                claimed,
-            )
+            ))
         })
         .collect()
 }

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::Result;
-use crate::metrics::ceiling_test::{CeilingTest, FALSE_ALARM_RATE, ThresholdOutcome, test_ceiling};
+use crate::metrics::ceiling_test::{CeilingTest, ThresholdOutcome, test_ceiling};
 use crate::metrics::membership::{AttackMetrics, LOW_FPRS};
 use crate::privacy::DpReport;
 use crate::privacy::{SubsampledGaussian, attack_ceiling};
@@ -21,13 +21,13 @@ pub(super) struct Measured {
 }
 
 /// The ceilings of the target's mechanism, the point estimates above them, and the threshold
-/// test that may report a bug, for `attacks` measured on `members` members and `non_members`
-/// non-members.
+/// test that may report a bug at false-alarm rate `beta`, for `attacks` measured on `members`
+/// members and `non_members` non-members.
 pub(super) fn measure_ceiling(
     privacy: &DpReport,
     attacks: &[&AttackMetrics],
-    members: usize,
-    non_members: usize,
+    (members, non_members): (usize, usize),
+    beta: f64,
 ) -> Result<Measured> {
     let p = &privacy.spent;
     let mech = SubsampledGaussian::new(p.sample_rate, p.noise_multiplier, p.steps)?;
@@ -38,7 +38,7 @@ pub(super) fn measure_ceiling(
     let c = attack_ceiling(&mech, &fprs)?;
     let (low, curve) = c.max_tpr_at_fpr.split_at(n);
     let outcomes = threshold_outcomes(attacks, members, non_members);
-    let test = test_ceiling(&outcomes, FALSE_ALARM_RATE, |fprs| {
+    let test = test_ceiling(&outcomes, beta, |fprs| {
         attack_ceiling(&mech, fprs).map(|c| c.max_tpr_at_fpr.into_iter().map(|(_, t)| t).collect())
     })?;
     let errors = test

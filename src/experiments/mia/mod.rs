@@ -27,6 +27,7 @@ use crate::attacks::membership::{
 };
 use crate::config::{ConfigError, MovedKey};
 use crate::data::Truth;
+use crate::metrics::ceiling_test::FALSE_ALARM_RATE;
 use crate::metrics::membership::{AttackMetrics, measure};
 use crate::privacy::DpReport;
 use crate::report::METRICS;
@@ -205,7 +206,12 @@ fn measure_all(
     let all: Vec<&AttackMetrics> = std::iter::once(&attack).chain(&baselines).collect();
     let ceiling = match privacy {
         None => None,
-        Some(p) => Some(measure_ceiling(p, &all, sizes.0, sizes.1)?),
+        Some(p) => Some(measure_ceiling(
+            p,
+            &all,
+            sizes,
+            ceiling_false_alarm_rate(config),
+        )?),
     };
     let (dp_ceiling, curve, errors) = match ceiling {
         None => (None, None, Vec::new()),
@@ -218,6 +224,16 @@ fn measure_all(
         curve,
         errors,
     })
+}
+
+/// The false-alarm rate of each ceiling test: β (`FALSE_ALARM_RATE`), split in two when the
+/// canary game runs a second test, so that a correct run is accused with probability at most β.
+fn ceiling_false_alarm_rate(config: &MiaConfig) -> f64 {
+    if config.membership.canaries > 0 {
+        FALSE_ALARM_RATE / 2.0
+    } else {
+        FALSE_ALARM_RATE
+    }
 }
 
 /// Checks that the target's batches fit the members, and LiRA's the shadows' training sets:
