@@ -227,6 +227,7 @@ fn the_positive_controls_exit_1_on_every_seed() {
             assert_eq!(m["config"]["audit"]["audit_break"], b);
             let level = &m["levels"][0];
             assert_eq!(level["contradiction"], true);
+            assert!(!level["contradicted_by"].as_array().unwrap().is_empty());
             assert!(level["epsilon_steinke"].as_f64().unwrap() > 1.0);
             assert!(level["fdp"]["epsilon"].as_f64().unwrap() > 1.0);
         }
@@ -247,6 +248,7 @@ fn a_correct_quick_audit_reports_both_accountants_and_stays_below_them() {
     // Nothing proven at m = 100: no noise multiplier is rejected.
     assert_eq!(level["fdp"]["noise_multiplier"], "inf");
     assert_eq!(level["contradiction"], false);
+    assert_eq!(level["contradicted_by"], serde_json::json!([]));
     assert_eq!(m["canaries"], 100, "--quick keeps 100 canaries");
     assert!(dir.path().join("ok/epsilon.png").exists());
     // Input canaries too, and a non-private reference.

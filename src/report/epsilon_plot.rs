@@ -91,11 +91,25 @@ fn draw(
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(legend_corner(series))
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
         .label_font(("sans-serif", 14))
         .draw()?;
     root.present()?;
     Ok(())
+}
+
+/// Where the legend hides no point: the upper left (above the diagonal) is empty unless an
+/// audit proved more than was claimed, and then the lower right is.
+fn legend_corner(series: &[EpsilonSeries<'_>]) -> SeriesLabelPosition {
+    let above = series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .any(|&(claimed, empirical)| empirical > claimed);
+    if above {
+        SeriesLabelPosition::LowerRight
+    } else {
+        SeriesLabelPosition::UpperLeft
+    }
 }

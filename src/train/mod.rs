@@ -17,4 +17,4 @@ pub use fit::{FitSpec, Fitted, dp_sgd, fit};
 pub use loss::{cross_entropy, per_example_cross_entropy};
 pub use options::{LrSchedule, OptimizerKind, TrainOptions};
 pub use sgd::{Diverged, EpochRecord, Trained, train, train_audited};
-pub(crate) use sgd::{optimizer, step};
+pub(crate) use sgd::{model_device, optimizer, step};

@@ -309,7 +309,7 @@ pub(crate) fn dp_step(
 }
 
 /// The (autodiff) device `model`'s parameters live on.
-fn model_device(model: &Classifier) -> Device {
+pub(crate) fn model_device(model: &Classifier) -> Device {
     model
         .devices()
         .into_iter()

@@ -8,7 +8,6 @@
 //!   coordinates where its own data's gradients are smallest (`quiet_coordinates`): for an MLP,
 //!   the first-layer weights of pixels that are black in almost every image.
 
-use burn::module::Module;
 use burn::optim::GradientsParams;
 use rand::RngExt;
 use rand::rngs::StdRng;
@@ -18,7 +17,7 @@ use crate::Result;
 use crate::data::Dataset;
 use crate::model::Classifier;
 use crate::train::dp::ParamGrads;
-use crate::train::{batch_tensors, cross_entropy};
+use crate::train::{batch_tensors, cross_entropy, model_device};
 
 /// Images per batch when the auditor measures its data's gradients.
 const PROBE_BATCH: usize = 256;
@@ -53,11 +52,7 @@ pub fn quiet_coordinates(
     m: usize,
     rng: &mut StdRng,
 ) -> Vec<usize> {
-    let device = model
-        .devices()
-        .into_iter()
-        .next()
-        .expect("a classifier has parameters on a device");
+    let device = model_device(model);
     let mut order: Vec<usize> = (0..aux.len()).collect();
     order.shuffle(rng);
     let mut magnitude: Vec<f64> = Vec::new();

@@ -62,6 +62,11 @@ pub struct FdpRecord {
     pub seconds: f64,
 }
 
+/// The names in [`LevelRecord::contradicted_by`].
+pub const STEINKE: &str = "steinke";
+/// See [`STEINKE`].
+pub const FDP: &str = "fdp";
+
 /// One audited training run.
 #[derive(Debug, Clone, Serialize)]
 pub struct LevelRecord {
@@ -89,6 +94,9 @@ pub struct LevelRecord {
     pub fraction_of_claimed: f64,
     /// Whether a lower bound exceeds the claimed ε: the training was not what it claims.
     pub contradiction: bool,
+    /// Which analyses found it: `"steinke"` (its bound exceeds the claimed ε), `"fdp"` (it
+    /// rejects DP-SGD at the run's own σ).
+    pub contradicted_by: Vec<&'static str>,
     /// The trained model's test accuracy.
     pub test_accuracy: f64,
     /// Seconds of training (the audit's cost is one training run).
@@ -257,6 +265,11 @@ pub(super) fn audit_level(inputs: &Inputs<'_>, epsilon: f64, seed: u64) -> Resul
         (Some(f), Some(r)) => f.noise_multiplier <= r.spent.noise_multiplier,
         _ => false,
     };
+    let contradicted_by: Vec<&'static str> =
+        [(epsilon_steinke > claimed, STEINKE), (fdp_contradicts, FDP)]
+            .into_iter()
+            .filter_map(|(found, analysis)| found.then_some(analysis))
+            .collect();
     let test_accuracy = evaluate(&trained.model, test, device).accuracy;
     Ok(LevelRecord {
         target_epsilon: epsilon,
@@ -272,7 +285,8 @@ pub(super) fn audit_level(inputs: &Inputs<'_>, epsilon: f64, seed: u64) -> Resul
         } else {
             0.0
         },
-        contradiction: epsilon_steinke > claimed || fdp_contradicts,
+        contradiction: !contradicted_by.is_empty(),
+        contradicted_by,
         test_accuracy,
         train_seconds,
         seconds: started.elapsed().as_secs_f64(),

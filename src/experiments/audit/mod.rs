@@ -206,24 +206,21 @@ fn contradictions(levels: &[LevelRecord], spec: &AuditSpec) -> Vec<String> {
         .filter(|l| l.contradiction)
         .filter_map(|l| {
             let p = &l.privacy.as_ref()?.spent;
-            let mut found = Vec::new();
-            if l.epsilon_steinke > p.epsilon {
-                found.push(format!(
-                    "Steinke et al.'s analysis proves ε ≥ {:.3}, above the claimed ε = {:.3}",
-                    l.epsilon_steinke, p.epsilon
-                ));
-            }
-            if let Some(f) = l
-                .fdp
-                .as_ref()
-                .filter(|f| f.noise_multiplier <= p.noise_multiplier)
-            {
-                found.push(format!(
-                    "the f-DP analysis rejects DP-SGD at every noise multiplier from {:.4} up \
-                     (PLD ε {:.3}), the run's own σ = {:.4} (claimed ε = {:.3}) included",
-                    f.noise_multiplier, f.epsilon, p.noise_multiplier, p.epsilon
-                ));
-            }
+            let found: Vec<String> = l
+                .contradicted_by
+                .iter()
+                .map(|&analysis| match (analysis, &l.fdp) {
+                    (level::FDP, Some(f)) => format!(
+                        "the f-DP analysis rejects DP-SGD at every noise multiplier from {:.4} \
+                         up (PLD ε {:.3}), the run's own σ = {:.4} (claimed ε = {:.3}) included",
+                        f.noise_multiplier, f.epsilon, p.noise_multiplier, p.epsilon
+                    ),
+                    _ => format!(
+                        "Steinke et al.'s analysis proves ε ≥ {:.3}, above the claimed ε = {:.3}",
+                        l.epsilon_steinke, p.epsilon
+                    ),
+                })
+                .collect();
             Some(format!(
                 "audit at ε = {}: {} (all bounds at confidence {}, {} {} canaries): the run is \
                  not what it claims, {cause}",
