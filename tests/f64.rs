@@ -435,3 +435,64 @@ fn the_cnn_matching_loss_has_the_input_gradient_finite_differences_give() {
     // Ties are rare: a step of 1e-4 crosses one for at most a few of the 12 pixels.
     assert!(kinks <= 2, "{kinks} kinks");
 }
+
+/// The CNN's explicit backward pass on a CPU (`model/cnn/host.rs`: im2col convolutions, its own
+/// pooling and activation kernels, no tape) against burn's autodiff through burn's own layers
+/// (`Conv2d`, `MaxPool2d`): logits, and the mean loss's gradient as a plain training step
+/// takes it, for every activation. Half of every image is exactly zero and the rest takes four
+/// values, so most pooling windows hold ties: burn sends a tie's gradient to the first maximum
+/// in row-major order, and so must the kernels.
+#[test]
+fn the_cnns_explicit_backward_equals_burns_autodiff_in_f64() {
+    use burn::tensor::Int;
+    use ppml::model::{Activation, Classifier, ModelSpec};
+    use ppml::train::dp::weighted_sum;
+    use rand::{RngExt, SeedableRng};
+    let device = f64_device();
+    let ad = device.clone().autodiff();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(21);
+    let batch = 5;
+    for activation in [Activation::Tanh, Activation::Relu, Activation::Sigmoid] {
+        let spec = ModelSpec {
+            kind: ModelKind::Cnn,
+            activation,
+            cnn_channels: [4, 8],
+            cnn_dense: 16,
+            ..ModelSpec::default()
+        };
+        let model = Classifier::new(&spec.for_data(28, 10), &ad, &mut rng);
+        let x: Vec<f64> = (0..batch * 784)
+            .map(|i| {
+                if (i % 784) < 392 {
+                    0.0
+                } else {
+                    f64::from(rng.random_range(0..4u8)) / 3.0
+                }
+            })
+            .collect();
+        let labels: Vec<i64> = (0..batch).map(|_| rng.random_range(0..10)).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(x, [batch, 1, 28, 28]), &ad);
+        let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch]), &ad);
+        let soft = labels.clone().inner().one_hot::<2>(10).float();
+        let soft = Tensor::<2>::from_data(soft.into_data(), &ad);
+
+        let burn_logits = values(model.forward(x.clone()).inner());
+        let host_logits = values(burn::module::Module::valid(&model).forward(x.clone().inner()));
+        let worst = relative_difference(&host_logits, &burn_logits);
+        assert!(worst < 1e-12, "{activation:?} logits: {worst}");
+
+        let autodiff = autodiff_gradients(&model, x.clone(), soft).concat();
+        let (layers, logits) = model.backprop(x, labels).expect("a CNN on flex");
+        let worst = relative_difference(&values(logits), &burn_logits);
+        assert!(worst < 1e-12, "{activation:?} backprop logits: {worst}");
+        let weights = Tensor::full([batch], 1.0 / batch as f64, &device);
+        let explicit = weighted_sum(&layers, weights).in_model_order(&model);
+        let explicit: Vec<f64> = explicit
+            .iter()
+            .flat_map(|(_, g)| values(g.clone()))
+            .collect();
+        let worst = relative_difference(&explicit, &autodiff);
+        eprintln!("{activation:?}: relative difference {worst:e}");
+        assert!(worst < 1e-10, "{activation:?}: {worst}");
+    }
+}

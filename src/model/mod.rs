@@ -21,7 +21,7 @@ mod tape;
 pub mod victim;
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, activation};
+use burn::tensor::{Device, Int, Tensor, activation};
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
@@ -34,7 +34,7 @@ pub use layout::{ModelDelta, ModelSnapshot, ParamLayout, ParamSpec};
 pub use lenet::Lenet;
 pub use mlp::Mlp;
 pub use spec::ModelSpec;
-pub use tape::{TappedLayer, WeightLayout};
+pub use tape::{LayerGrads, TappedLayer, WeightLayout};
 pub use victim::{ExplicitCnn, ExplicitLenet, ExplicitMlp, Victim};
 
 /// The nonlinearity between layers.
@@ -116,6 +116,21 @@ impl Classifier {
             Classifier::Cnn(m) => m.forward(images),
             Classifier::Lenet(m) => m.forward(images),
             Classifier::Imprinted(m) => m.forward(images),
+        }
+    }
+
+    /// Every trainable layer's input and per-example output gradient δ of the summed
+    /// cross-entropy (what the taps of [`Classifier::forward_tapped`] give after a backward
+    /// pass), and the detached logits, from an explicit backward pass without burn's tape:
+    /// the CNN on a CPU backend. `None` where there is none; train then uses the tape.
+    pub fn backprop(
+        &self,
+        images: Tensor<4>,
+        labels: Tensor<1, Int>,
+    ) -> Option<(Vec<LayerGrads>, Tensor<2>)> {
+        match self {
+            Classifier::Cnn(m) => m.backprop(images, labels),
+            Classifier::Mlp(_) | Classifier::Lenet(_) | Classifier::Imprinted(_) => None,
         }
     }
 

@@ -43,6 +43,20 @@ pub struct TappedLayer {
     pub bias: Option<ParamId>,
 }
 
+/// A layer after the backward pass: its input and its per-example output gradients, from the
+/// taps of a [`TappedLayer`] or from an explicit backward pass (`cnn/host.rs`).
+#[derive(Debug, Clone)]
+pub struct LayerGrads {
+    /// `[batch, positions, fan_in]`.
+    pub input: Tensor<3>,
+    /// `[batch, positions, fan_out]`: δ, the gradient of the summed loss at the layer's output.
+    pub delta: Tensor<3>,
+    /// Weight parameter and how it stores the `[fan_in, fan_out]` matrix.
+    pub weight: (ParamId, WeightLayout),
+    /// Bias parameter.
+    pub bias: Option<ParamId>,
+}
+
 /// `input · weight + bias + tap`, recording the tap.
 ///
 /// # Shapes

@@ -11,7 +11,9 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::Serialize;
 
-use super::dp::{Audit, DpSgd, ParamGrads, PoissonSampler, add_noise, clipped_batch_gradient};
+use super::dp::{
+    Audit, DpSgd, ParamGrads, PoissonSampler, add_noise, clipped_batch_gradient, weighted_sum,
+};
 use super::evaluate::{batch_tensors, count_correct};
 use super::{Evaluation, OptimizerKind, TrainOptions, cross_entropy, evaluate};
 use crate::data::Dataset;
@@ -73,6 +75,15 @@ pub(crate) fn step(
     images: Tensor<4>,
     labels: Tensor<1, Int>,
 ) -> (Classifier, f64, Tensor<2>) {
+    if let Some((layers, logits)) = model.backprop(images.clone(), labels.clone()) {
+        // An explicit backward pass (the CNN on a CPU): the mean loss's gradient is
+        // Σ_b ∇θ ℓ_b / B, every example weighted 1/B.
+        let batch = labels.dims()[0];
+        let weights = Tensor::full([batch], 1.0 / batch as f64, &logits.device());
+        let grads = weighted_sum(&layers, weights).into_gradients_params(&model);
+        let loss = cross_entropy(logits.clone(), labels.inner()).into_scalar::<f32>() as f64;
+        return (optim.step(lr, model, grads), loss, logits);
+    }
     let logits = model.forward(images);
     let loss = cross_entropy(logits.clone(), labels);
     let grads = GradientsParams::from_grads(loss.backward(), &model);

@@ -13,25 +13,13 @@
 //! With clip factors `c_b = min(1, C / ‖∇θ_b‖)` the clipped sum is again one matmul per layer:
 //! `Σ_b c_b ∇W_b = aᵀ (c ⊙ δ)` over all `(b, p)` rows, and `Σ_b c_b ∇bias_b = Σ_{b,p} c_b δ[b, p]`.
 
-use burn::module::ParamId;
 use burn::tensor::Tensor;
 
 use super::ParamGrads;
-use crate::model::WeightLayout;
+use crate::model::{LayerGrads, WeightLayout};
 
-/// A tapped layer after the backward pass: its input and its per-example output gradients.
-#[derive(Debug, Clone)]
-pub struct LayerGrads {
-    /// `[batch, positions, fan_in]`.
-    pub input: Tensor<3>,
-    /// `[batch, positions, fan_out]`.
-    pub delta: Tensor<3>,
-    /// Weight parameter and how it stores the `[fan_in, fan_out]` matrix.
-    pub weight: (ParamId, WeightLayout),
-    /// Bias parameter.
-    pub bias: Option<ParamId>,
-}
-
+// The layer type is the model's (its explicit backward passes produce it too); DP-SGD's
+// arithmetic on it lives here.
 impl LayerGrads {
     /// `‖∇W_b‖² + ‖∇bias_b‖²` for every example: `[batch]`.
     fn squared_norms(&self) -> Tensor<1> {

@@ -20,8 +20,9 @@ mod oracle;
 mod sampler;
 mod step;
 
+pub use crate::model::LayerGrads;
 pub use audit::{Audit, AuditBreak};
-pub use clip::{LayerGrads, clip_factors, clipped_sum, per_example_squared_norms};
+pub use clip::{clip_factors, clipped_sum, per_example_squared_norms, weighted_sum};
 pub use grads::ParamGrads;
 pub use noise::add_noise;
 pub use oracle::clipped_sum_per_example_loop;

@@ -4,6 +4,9 @@
 //! Channels and the dense width are configurable so a wider net can serve as the non-private
 //! baseline.
 
+mod host;
+mod kernels;
+
 use burn::module::Module;
 use burn::nn::Linear;
 use burn::nn::conv::Conv2d;
@@ -13,7 +16,7 @@ use rand::rngs::StdRng;
 
 use super::init::{fan_in_bound, seeded_conv};
 use super::mlp::dense;
-use super::tape::{TappedLayer, tapped_conv, tapped_linear};
+use super::tape::{LayerGrads, TappedLayer, tapped_conv, tapped_linear};
 use super::{Activation, ModelConfig};
 
 const K1: usize = 8;
@@ -98,6 +101,11 @@ impl Cnn {
     /// - `images`: `[batch, 1, 28, 28]`
     /// - output: `[batch, classes]`
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        let device = images.device();
+        if !device.is_autodiff() && host::on_host(&device) {
+            // Inference on a CPU: the same function through `host.rs`'s kernels.
+            return self.host_forward(images);
+        }
         let act = self.activation;
         let [batch, _, side, _] = images.dims();
         let s1 = out_side(side, K1, S1, P1);
@@ -139,6 +147,17 @@ impl Cnn {
         let x = tapped_linear(x, &self.fc2, tapes); // [batch, 1, classes]
         let classes = x.dims()[2];
         x.reshape([batch, classes])
+    }
+
+    /// Each layer's input and per-example output gradient δ of the *summed* cross-entropy of
+    /// `images` under `labels` (the taps' gradients of [`Cnn::forward_tapped`], without a
+    /// tape), and the logits, detached: on a CPU backend only (`host.rs`), `None` elsewhere.
+    pub fn backprop(
+        &self,
+        images: Tensor<4>,
+        labels: Tensor<1, Int>,
+    ) -> Option<(Vec<LayerGrads>, Tensor<2>)> {
+        host::on_host(&images.device()).then(|| self.host_backprop(images, labels))
     }
 
     /// The 8×8 input patches of the first convolution, zero padding included.

@@ -1,0 +1,306 @@
+//! The CNN's forward and backward passes written out for the CPU backends: burn's matmuls for
+//! the arithmetic, `kernels.rs` for the memory-bound steps between them, no autodiff tape.
+//!
+//! Both convolutions run as im2col + one matmul, channels-last, so a convolution's output
+//! `[batch·positions, c]` is already the next step's input. The backward pass is the chain rule
+//! written out, layer by layer, with δ the gradient of the *summed* loss at a layer's output
+//! (pre-activation) for each example:
+//!
+//! - fc2: δ₄ = softmax(logits) − onehot(y);
+//! - fc1: δ₃ = δ₄ W₄ᵀ ⊙ f'(z₃);
+//! - conv2: the gradient at the pooled map, δ₃ W₃ᵀ, unflattened, sent to each window's maximum,
+//!   times f'(z₂);
+//! - conv1: δ₂ W₂ (the gradient at conv2's im2col columns), col2im, through the first pool, times
+//!   f'(z₁).
+//!
+//! Every layer is a dense map over positions, `z[b, p] = a[b, p] · W + bias`, so each comes back
+//! as a [`LayerGrads`] `(a, δ)`: from there `train::dp` takes per-example norms and clipped
+//! sums, and a plain step the batch gradient `Σ aᵀδ / B`, exactly as from the autodiff taps.
+
+use burn::tensor::activation::softmax;
+use burn::tensor::{DType, Device, Element, Int, Tensor, TensorData};
+
+use super::kernels::{self, Nhwc, PAD, Pooled, Real};
+use super::{Cnn, K1, K2, P1, S1, S2, out_side, patch_indices};
+use crate::model::{LayerGrads, WeightLayout};
+
+/// Whether `device` is one of the CPU backends, whose tensors the kernels read in place.
+pub(super) fn on_host(device: &Device) -> bool {
+    #[allow(deprecated)] // ndarray: deprecated upstream, still one of ppml's backends
+    let ndarray = Device::ndarray();
+    *device == Device::flex() || *device == ndarray
+}
+
+/// The forward pass's outputs, and what the backward pass reads.
+struct Trace<T> {
+    /// conv1's im2col input, `[batch, s1², 64]`.
+    patches1: Tensor<3>,
+    pool1: Pooled<T>,
+    shape1: Nhwc,
+    /// conv2's im2col input, `[batch, s2², c1·16]`, columns in the weight's `(c, kh, kw)` order.
+    patches2: Tensor<3>,
+    pool2: Pooled<T>,
+    shape2: Nhwc,
+    /// The pooled conv2 map flattened in `(c, h, w)` order: fc1's input, `[batch, c2·f²]`.
+    flat: Tensor<2>,
+    /// fc1's activation, fc2's input, `[batch, dense]`.
+    a3: Tensor<2>,
+    logits: Tensor<2>,
+}
+
+/// Index tables of the three fixed rearrangements.
+struct Tables {
+    /// conv1's im2col over a `side × side` image: `[s1² · 64]`.
+    conv1: Vec<u32>,
+    /// conv2's im2col over the pooled `[p1, p1, c1]` map, columns `(c, kh, kw)`.
+    conv2: Vec<u32>,
+    /// The pooled `[f, f, c2]` map in `(c, h, w)` order, as `flatten(1, 3)` of an NCHW map.
+    flatten: Vec<u32>,
+}
+
+impl Tables {
+    fn new(side: usize, c1: usize, c2: usize) -> Self {
+        let pad = (side * side) as i64;
+        let conv1 = patch_indices(side, K1, S1, P1)
+            .into_iter()
+            .map(|i| if i == pad { PAD } else { i as u32 })
+            .collect();
+        let p1 = out_side(side, K1, S1, P1) - 1;
+        let s2 = out_side(p1, K2, S2, 0);
+        let mut conv2 = Vec::with_capacity(s2 * s2 * c1 * K2 * K2);
+        for oh in 0..s2 {
+            for ow in 0..s2 {
+                for c in 0..c1 {
+                    for kh in 0..K2 {
+                        for kw in 0..K2 {
+                            let (r, col) = (oh * S2 + kh, ow * S2 + kw);
+                            conv2.push(((r * p1 + col) * c1 + c) as u32);
+                        }
+                    }
+                }
+            }
+        }
+        let f = s2 - 1;
+        let mut flatten = Vec::with_capacity(c2 * f * f);
+        for c in 0..c2 {
+            for h in 0..f {
+                for w in 0..f {
+                    flatten.push(((h * f + w) * c2 + c) as u32);
+                }
+            }
+        }
+        Self {
+            conv1,
+            conv2,
+            flatten,
+        }
+    }
+}
+
+/// A tensor's values on the host, as `T`.
+fn host<T: Real, const D: usize>(t: Tensor<D>) -> Vec<T> {
+    let data = t.into_data();
+    let data = if data.dtype() == <T as Element>::dtype() {
+        data
+    } else {
+        data.convert::<T>()
+    };
+    data.try_into_vec::<T>()
+        .expect("converted to the element type")
+}
+
+/// A host buffer as a tensor on `device`.
+fn tensor<T: Real, const D: usize>(
+    values: Vec<T>,
+    shape: [usize; D],
+    device: &Device,
+) -> Tensor<D> {
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
+
+impl Cnn {
+    /// The CNN's weights as plain tensors (no autodiff).
+    fn matrices(&self) -> [Tensor<2>; 4] {
+        let [c2, c1, kh, kw] = self.conv2.weight.dims();
+        [
+            self.conv1.weight.val().inner(),
+            self.conv2.weight.val().inner().reshape([c2, c1 * kh * kw]),
+            self.fc1.weight.val().inner(),
+            self.fc2.weight.val().inner(),
+        ]
+    }
+
+    fn trace<T: Real>(&self, images: Tensor<4>, keep: bool) -> Trace<T> {
+        let act = self.activation;
+        let images = images.inner();
+        let device = images.device();
+        let [batch, _, side, _] = images.dims();
+        let [w1, w2, w3, w4] = self.matrices();
+        let (c1, c2) = (w1.dims()[1], w2.dims()[0]);
+        let bias = |b: &Option<burn::module::Param<Tensor<1>>>| {
+            host::<T, 1>(
+                b.as_ref()
+                    .expect("the CNN's layers have biases")
+                    .val()
+                    .inner(),
+            )
+        };
+        let tables = Tables::new(side, c1, c2);
+
+        let s1 = out_side(side, K1, S1, P1);
+        let patches1 =
+            gather_tensor::<T, 3>(images, batch, &tables.conv1, [batch, s1 * s1, K1 * K1]);
+        let z1 = patches1
+            .clone()
+            .reshape([batch * s1 * s1, K1 * K1])
+            .matmul(w1); // [batch·s1², c1], channels-last
+        let shape1 = Nhwc {
+            batch,
+            h: s1,
+            w: s1,
+            c: c1,
+        };
+        let pool1 = kernels::bias_act_pool(&host(z1), &bias(&self.conv1.bias), act, shape1, keep);
+
+        let s2 = out_side(s1 - 1, K2, S2, 0);
+        let cols = kernels::gather(&pool1.pooled, batch, &tables.conv2);
+        let patches2 = tensor(cols, [batch, s2 * s2, c1 * K2 * K2], &device);
+        let z2 = patches2
+            .clone()
+            .reshape([batch * s2 * s2, c1 * K2 * K2])
+            .matmul(w2.transpose()); // [batch·s2², c2]
+        let shape2 = Nhwc {
+            batch,
+            h: s2,
+            w: s2,
+            c: c2,
+        };
+        let pool2 = kernels::bias_act_pool(&host(z2), &bias(&self.conv2.bias), act, shape2, keep);
+
+        let flat = kernels::gather(&pool2.pooled, batch, &tables.flatten);
+        let flat = tensor(flat, [batch, tables.flatten.len()], &device);
+        let b3 = self
+            .fc1
+            .bias
+            .as_ref()
+            .expect("fc1 has a bias")
+            .val()
+            .inner();
+        let a3 = act.apply(flat.clone().matmul(w3) + b3.unsqueeze_dim(0));
+        let b4 = self
+            .fc2
+            .bias
+            .as_ref()
+            .expect("fc2 has a bias")
+            .val()
+            .inner();
+        let logits = a3.clone().matmul(w4) + b4.unsqueeze_dim(0);
+        Trace {
+            patches1,
+            pool1,
+            shape1,
+            patches2,
+            pool2,
+            shape2,
+            flat,
+            a3,
+            logits,
+        }
+    }
+
+    /// [`Cnn::forward`] on a CPU backend without autodiff: same logits, no tape.
+    pub(super) fn host_forward(&self, images: Tensor<4>) -> Tensor<2> {
+        match images.dtype() {
+            DType::F64 => self.trace::<f64>(images, false).logits,
+            _ => self.trace::<f32>(images, false).logits,
+        }
+    }
+
+    /// Every layer's input and per-example output gradient δ of the summed cross-entropy of
+    /// `images` under `labels`, in forward order, and the logits (plain tensors).
+    pub(super) fn host_backprop(
+        &self,
+        images: Tensor<4>,
+        labels: Tensor<1, Int>,
+    ) -> (Vec<LayerGrads>, Tensor<2>) {
+        match images.dtype() {
+            DType::F64 => self.backprop_as::<f64>(images, labels),
+            _ => self.backprop_as::<f32>(images, labels),
+        }
+    }
+
+    fn backprop_as<T: Real>(
+        &self,
+        images: Tensor<4>,
+        labels: Tensor<1, Int>,
+    ) -> (Vec<LayerGrads>, Tensor<2>) {
+        let act = self.activation;
+        let device = images.device().inner();
+        let [batch, _, side, _] = images.dims();
+        let t = self.trace::<T>(images, true);
+        let [_, w2, w3, w4] = self.matrices();
+        let (c1, c2) = (t.shape1.c, t.shape2.c);
+        let tables = Tables::new(side, c1, c2);
+        let classes = w4.dims()[1];
+
+        let onehot: Tensor<2> = labels.inner().one_hot::<2>(classes).float();
+        let delta4 = softmax(t.logits.clone(), 1) - onehot; // [batch, classes]
+        let delta3 =
+            delta4.clone().matmul(w4.transpose()) * act.derivative_from_output(t.a3.clone());
+
+        let at_pool2 = host::<T, 2>(delta3.clone().matmul(w3.transpose())); // (c, h, w) order
+        let at_pool2 = kernels::scatter_add(
+            &at_pool2,
+            batch,
+            &tables.flatten,
+            t.shape2.pooled().h * t.shape2.pooled().w * c2,
+        );
+        let derivative2 = t.pool2.derivative.as_deref().expect("kept");
+        let delta2 = kernels::pool_act_backward(&at_pool2, &t.pool2.argmax, derivative2, t.shape2);
+        let positions2 = t.shape2.h * t.shape2.w;
+        let delta2 = tensor(delta2, [batch, positions2, c2], &device);
+
+        let at_cols = delta2.clone().reshape([batch * positions2, c2]).matmul(w2);
+        let pooled1 = t.shape1.pooled();
+        let at_pool1 = kernels::scatter_add(
+            &host::<T, 2>(at_cols),
+            batch,
+            &tables.conv2,
+            pooled1.h * pooled1.w * c1,
+        );
+        let derivative1 = t.pool1.derivative.as_deref().expect("kept");
+        let delta1 = kernels::pool_act_backward(&at_pool1, &t.pool1.argmax, derivative1, t.shape1);
+        let delta1 = tensor(delta1, [batch, t.shape1.h * t.shape1.w, c1], &device);
+
+        let layer = |input: Tensor<3>, delta: Tensor<3>, linear: &burn::nn::Linear| LayerGrads {
+            input,
+            delta,
+            weight: (linear.weight.id, WeightLayout::InOut),
+            bias: linear.bias.as_ref().map(|b| b.id),
+        };
+        let layers = vec![
+            layer(t.patches1, delta1, &self.conv1),
+            LayerGrads {
+                input: t.patches2,
+                delta: delta2,
+                weight: (self.conv2.weight.id, WeightLayout::OutIn),
+                bias: self.conv2.bias.as_ref().map(|b| b.id),
+            },
+            layer(t.flat.unsqueeze_dim(1), delta3.unsqueeze_dim(1), &self.fc1),
+            layer(t.a3.unsqueeze_dim(1), delta4.unsqueeze_dim(1), &self.fc2),
+        ];
+        (layers, t.logits)
+    }
+}
+
+/// `kernels::gather` of a tensor's examples, back as a tensor of `shape`.
+fn gather_tensor<T: Real, const D: usize>(
+    source: Tensor<4>,
+    batch: usize,
+    table: &[u32],
+    shape: [usize; D],
+) -> Tensor<D> {
+    let device = source.device();
+    let values = kernels::gather(&host::<T, 4>(source), batch, table);
+    tensor(values, shape, &device)
+}

@@ -1,0 +1,358 @@
+//! The CNN's memory-bound steps as plain loops over host memory, for the CPU backends.
+//!
+//! Written by hand because burn 0.22's CPU kernels for them are far from the machine's speed,
+//! measured at batch 256 on 2 cores (`[256, 16, 14, 14]`, 800 K values): its max-pool with
+//! indices takes 8.4 ms (a generic 3-D kernel that recomputes the window bounds for every
+//! output), tanh 8.3 ms and the sigmoid 3.3 ms (scalar, one thread), a max of two shifted views
+//! 3.6 ms and any copy of a permuted tensor about 9 ms per 3 M values (a strided iterator),
+//! where a contiguous multiply takes 0.2 ms. The matmuls stay burn's.
+//!
+//! Every map here is channels-last (`[batch, h, w, c]`, "NHWC"): a convolution written as
+//! im2col + matmul produces that layout, and so nothing is ever permuted. The loops run in
+//! parallel over examples. Each kernel is tested against burn's own operation in f64
+//! (`host.rs` and the tests below).
+
+use std::ops::{Add, Mul, Sub};
+
+use rayon::prelude::*;
+
+use crate::model::Activation;
+
+/// The two float types ppml computes in (f32 for runs, f64 for the exactness tests).
+pub(super) trait Real:
+    Copy
+    + Send
+    + Sync
+    + PartialOrd
+    + Default
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + burn::tensor::Element
+{
+    /// 1.
+    const ONE: Self;
+    /// eˣ.
+    fn exp(self) -> Self;
+    /// 1 / x.
+    fn recip(self) -> Self;
+}
+
+impl Real for f32 {
+    const ONE: Self = 1.0;
+    fn exp(self) -> Self {
+        f32::exp(self)
+    }
+    fn recip(self) -> Self {
+        f32::recip(self)
+    }
+}
+
+impl Real for f64 {
+    const ONE: Self = 1.0;
+    fn exp(self) -> Self {
+        f64::exp(self)
+    }
+    fn recip(self) -> Self {
+        f64::recip(self)
+    }
+}
+
+/// `f(z)` and `f'(z)` written from `y = f(z)`, the functions of [`Activation::apply`] and
+/// [`Activation::derivative_from_output`] (tanh as `2σ(2z) − 1`, the same identity).
+fn activate<T: Real>(act: Activation, z: T) -> (T, T) {
+    let zero = T::default();
+    let two = T::ONE + T::ONE;
+    match act {
+        Activation::Tanh => {
+            // 1 − 2/(e^{2z} + 1): saturates to ±1 without overflow trouble (e^{2z} = ∞ gives 1).
+            let y = T::ONE - two * ((two * z).exp() + T::ONE).recip();
+            (y, T::ONE - y * y)
+        }
+        Activation::Sigmoid => {
+            let y = ((zero - z).exp() + T::ONE).recip();
+            (y, y * (T::ONE - y))
+        }
+        Activation::Relu => {
+            if z > zero {
+                (z, T::ONE)
+            } else {
+                (zero, zero)
+            }
+        }
+    }
+}
+
+/// Marks a padding entry of an index table: it reads zero, and a scatter drops it.
+pub(super) const PAD: u32 = u32::MAX;
+
+/// `out[b][j] = src[b][table[j]]` (0 where the table says [`PAD`]): im2col, or any fixed
+/// permutation of an example's values.
+///
+/// - `src`: `batch` rows of `src.len() / batch` values; output: `batch` rows of `table.len()`
+pub(super) fn gather<T: Real>(src: &[T], batch: usize, table: &[u32]) -> Vec<T> {
+    let row = src.len() / batch;
+    let mut out = vec![T::default(); batch * table.len()];
+    out.par_chunks_mut(table.len())
+        .zip(src.par_chunks(row))
+        .for_each(|(o, s)| {
+            for (o, &i) in o.iter_mut().zip(table) {
+                if i != PAD {
+                    *o = s[i as usize];
+                }
+            }
+        });
+    out
+}
+
+/// The adjoint of [`gather`]: `out[b][table[j]] += cols[b][j]`, padding dropped (col2im: the
+/// input gradient of an im2col convolution, overlapping windows adding up).
+///
+/// - `cols`: `batch` rows of `table.len()` values; output: `batch` rows of `row` values
+pub(super) fn scatter_add<T: Real>(cols: &[T], batch: usize, table: &[u32], row: usize) -> Vec<T> {
+    let mut out = vec![T::default(); batch * row];
+    out.par_chunks_mut(row)
+        .zip(cols.par_chunks(table.len()))
+        .for_each(|(o, c)| {
+            for (&v, &i) in c.iter().zip(table) {
+                if i != PAD {
+                    o[i as usize] = o[i as usize] + v;
+                }
+            }
+        });
+    out
+}
+
+/// A channels-last map's sizes: `[batch, h, w, c]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Nhwc {
+    pub batch: usize,
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+}
+
+impl Nhwc {
+    /// Values per example.
+    fn per_example(self) -> usize {
+        self.h * self.w * self.c
+    }
+
+    /// The map after a 2×2, stride-1 max-pool.
+    pub fn pooled(self) -> Self {
+        Self {
+            h: self.h - 1,
+            w: self.w - 1,
+            ..self
+        }
+    }
+}
+
+/// What [`bias_act_pool`] hands back.
+pub(super) struct Pooled<T> {
+    /// `[batch, h − 1, w − 1, c]`.
+    pub pooled: Vec<T>,
+    /// For every pooled value, which of its window's four inputs was the maximum: 0 (top
+    /// left), 1 (top right), 2 (bottom left) or 3, the first in row-major order on a tie, as
+    /// burn's `max_pool2d` (its CPU kernels keep a candidate only when strictly larger).
+    pub argmax: Vec<u8>,
+    /// `f'(z)` at every input position, `[batch, h, w, c]`: present when asked for.
+    pub derivative: Option<Vec<T>>,
+}
+
+/// `maxpool₂ₓ₂(f(z + bias))` in one pass per example: a convolution's bias, activation and
+/// max-pool (stride 1), keeping what the backward pass needs when `keep_derivative`.
+///
+/// - `z`: `shape`, channels-last; `bias`: `[c]`
+pub(super) fn bias_act_pool<T: Real>(
+    z: &[T],
+    bias: &[T],
+    act: Activation,
+    shape: Nhwc,
+    keep_derivative: bool,
+) -> Pooled<T> {
+    let Nhwc { batch, h, w, c } = shape;
+    let (n_in, n_out) = (shape.per_example(), shape.pooled().per_example());
+    let mut pooled = vec![T::default(); batch * n_out];
+    let mut argmax = vec![0u8; batch * n_out];
+    let mut derivative = vec![T::default(); if keep_derivative { batch * n_in } else { 0 }];
+    // One example: activate into `y` (and its slopes into `d`), then pool `y`.
+    let example = |p: &mut [T], a: &mut [u8], z: &[T], mut d: Option<&mut [T]>| {
+        let mut y = vec![T::default(); n_in];
+        for (i, (y, &z)) in y.iter_mut().zip(z).enumerate() {
+            let (value, slope) = activate(act, z + bias[i % c]);
+            *y = value;
+            if let Some(d) = d.as_deref_mut() {
+                d[i] = slope;
+            }
+        }
+        for i in 0..h - 1 {
+            for j in 0..w - 1 {
+                let corners = [
+                    (i * w + j) * c,
+                    (i * w + j + 1) * c,
+                    ((i + 1) * w + j) * c,
+                    ((i + 1) * w + j + 1) * c,
+                ];
+                let o = (i * (w - 1) + j) * c;
+                for ch in 0..c {
+                    let (mut best, mut which) = (y[corners[0] + ch], 0u8);
+                    for (k, &corner) in corners.iter().enumerate().skip(1) {
+                        let v = y[corner + ch];
+                        if v > best {
+                            (best, which) = (v, k as u8);
+                        }
+                    }
+                    p[o + ch] = best;
+                    a[o + ch] = which;
+                }
+            }
+        }
+    };
+    let examples = pooled
+        .par_chunks_mut(n_out)
+        .zip(argmax.par_chunks_mut(n_out))
+        .zip(z.par_chunks(n_in));
+    if keep_derivative {
+        examples
+            .zip(derivative.par_chunks_mut(n_in))
+            .for_each(|(((p, a), z), d)| example(p, a, z, Some(d)));
+    } else {
+        examples.for_each(|((p, a), z)| example(p, a, z, None));
+    }
+    Pooled {
+        pooled,
+        argmax,
+        derivative: keep_derivative.then_some(derivative),
+    }
+}
+
+/// The backward pass of [`bias_act_pool`]: each pooled value's gradient goes to its window's
+/// maximum (overlapping windows add up), then times `f'(z)`. Gives `∂L/∂z`, `shape`.
+///
+/// - `grad`: `[batch, h − 1, w − 1, c]`; `argmax` as [`Pooled::argmax`]; `derivative`: `shape`
+pub(super) fn pool_act_backward<T: Real>(
+    grad: &[T],
+    argmax: &[u8],
+    derivative: &[T],
+    shape: Nhwc,
+) -> Vec<T> {
+    let Nhwc { h, w, c, .. } = shape;
+    let (n_in, n_out) = (shape.per_example(), shape.pooled().per_example());
+    let mut out = vec![T::default(); derivative.len()];
+    out.par_chunks_mut(n_in)
+        .zip(grad.par_chunks(n_out))
+        .zip(argmax.par_chunks(n_out))
+        .zip(derivative.par_chunks(n_in))
+        .for_each(|(((o, g), a), d)| {
+            for i in 0..h - 1 {
+                for j in 0..w - 1 {
+                    let at = (i * (w - 1) + j) * c;
+                    for ch in 0..c {
+                        let (di, dj) = match a[at + ch] {
+                            0 => (0, 0),
+                            1 => (0, 1),
+                            2 => (1, 0),
+                            _ => (1, 1),
+                        };
+                        let target = ((i + di) * w + j + dj) * c + ch;
+                        o[target] = o[target] + g[at + ch];
+                    }
+                }
+            }
+            for (o, &d) in o.iter_mut().zip(d) {
+                *o = *o * d;
+            }
+        });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scatter_add_is_the_adjoint_of_gather() {
+        // ⟨gather(x), y⟩ = ⟨x, scatter_add(y)⟩ for any x, y, repeated indices and padding
+        // included.
+        let table = [3, PAD, 0, 3, 1, PAD, 2];
+        let x: Vec<f64> = (0..2 * 4).map(|i| (i as f64 * 0.7).sin()).collect();
+        let y: Vec<f64> = (0..2 * table.len())
+            .map(|i| (i as f64 * 1.3).cos())
+            .collect();
+        let gx = gather(&x, 2, &table);
+        let sy = scatter_add(&y, 2, &table, 4);
+        let lhs: f64 = gx.iter().zip(&y).map(|(a, b)| a * b).sum();
+        let rhs: f64 = x.iter().zip(&sy).map(|(a, b)| a * b).sum();
+        assert!((lhs - rhs).abs() < 1e-12, "{lhs} vs {rhs}");
+        assert_eq!(gx[1], 0.0, "padding reads zero");
+    }
+
+    /// Pooling and its backward pass against burn's `max_pool2d` and its autodiff gradient, on
+    /// plateaus and repeated values, so that most windows hold a tie. ReLU on positive values is
+    /// the identity with slope 1, so the comparison is of the pooling alone.
+    #[test]
+    fn pooling_routes_ties_to_the_first_maximum_as_burns_max_pool2d_does() {
+        use burn::tensor::module::max_pool2d;
+        use burn::tensor::ops::MaxPoolOptions;
+        use burn::tensor::{Device, Tensor, TensorData};
+        let shape = Nhwc {
+            batch: 2,
+            h: 5,
+            w: 6,
+            c: 3,
+        };
+        let n = shape.batch * shape.per_example();
+        // Value by 2×3 blocks of pixels: a window inside a block is one plateau.
+        let x: Vec<f32> = (0..n)
+            .map(|i| {
+                let (ch, pixel) = (i % shape.c, i / shape.c);
+                let (row, col) = ((pixel / shape.w) % shape.h, pixel % shape.w);
+                1.0 + ((row / 2 + col / 3 + ch) % 3) as f32
+            })
+            .collect();
+        let bias = vec![0.0f32; shape.c];
+        let out = bias_act_pool(&x, &bias, Activation::Relu, shape, true);
+        let grad: Vec<f32> = (0..out.pooled.len()).map(|i| 1.0 + i as f32).collect();
+        let ours = pool_act_backward(
+            &grad,
+            &out.argmax,
+            out.derivative.as_deref().unwrap(),
+            shape,
+        );
+
+        let ad = Device::flex().autodiff();
+        let nchw = |v: Vec<f32>, s: Nhwc| {
+            Tensor::<4>::from_data(TensorData::new(v, [s.batch, s.h, s.w, s.c]), &ad)
+                .permute([0, 3, 1, 2])
+        };
+        let x_ad = nchw(x, shape).require_grad();
+        let pooled = max_pool2d(
+            x_ad.clone(),
+            MaxPoolOptions::new([2, 2]).with_stride([1, 1]),
+        );
+        let weighted = pooled.clone() * nchw(grad, shape.pooled());
+        let theirs = x_ad.grad(&weighted.sum().backward()).unwrap();
+        let as_nhwc = |t: Tensor<4>| {
+            t.permute([0, 2, 3, 1])
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap()
+        };
+        assert_eq!(out.pooled, as_nhwc(pooled.inner()));
+        assert_eq!(ours, as_nhwc(theirs));
+    }
+
+    #[test]
+    fn activations_and_their_slopes_match_the_closed_forms() {
+        for z in [-30.0f64, -2.0, -0.1, 0.0, 0.3, 4.0, 30.0] {
+            let (y, d) = activate(Activation::Tanh, z);
+            assert!((y - z.tanh()).abs() < 1e-15 && (d - (1.0 - z.tanh().powi(2))).abs() < 1e-14);
+            let s = 1.0 / (1.0 + (-z).exp());
+            let (y, d) = activate(Activation::Sigmoid, z);
+            assert!((y - s).abs() < 1e-15 && (d - s * (1.0 - s)).abs() < 1e-15);
+            let (y, d) = activate(Activation::Relu, z);
+            assert_eq!((y, d), (z.max(0.0), if z > 0.0 { 1.0 } else { 0.0 }));
+        }
+    }
+}
