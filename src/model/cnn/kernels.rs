@@ -176,35 +176,44 @@ pub(super) fn bias_act_pool<T: Real>(
     let mut pooled = vec![T::default(); batch * n_out];
     let mut argmax = vec![0u8; batch * n_out];
     let mut derivative = vec![T::default(); if keep_derivative { batch * n_in } else { 0 }];
-    // One example: activate into `y` (and its slopes into `d`), then pool `y`.
+    // One example: activate into `y` (and its slopes into `d`), then pool `y`. Pixel by pixel,
+    // channels innermost, so that the loops run over plain slices the compiler can vectorise.
     let example = |p: &mut [T], a: &mut [u8], z: &[T], mut d: Option<&mut [T]>| {
         let mut y = vec![T::default(); n_in];
-        for (i, (y, &z)) in y.iter_mut().zip(z).enumerate() {
-            let (value, slope) = activate(act, z + bias[i % c]);
-            *y = value;
-            if let Some(d) = d.as_deref_mut() {
-                d[i] = slope;
+        for (pixel, (y, z)) in y.chunks_exact_mut(c).zip(z.chunks_exact(c)).enumerate() {
+            for (ch, (y, (&z, &b))) in y.iter_mut().zip(z.iter().zip(bias)).enumerate() {
+                let (value, slope) = activate(act, z + b);
+                *y = value;
+                if let Some(d) = d.as_deref_mut() {
+                    d[pixel * c + ch] = slope;
+                }
             }
         }
         for i in 0..h - 1 {
             for j in 0..w - 1 {
-                let corners = [
-                    (i * w + j) * c,
-                    (i * w + j + 1) * c,
-                    ((i + 1) * w + j) * c,
-                    ((i + 1) * w + j + 1) * c,
-                ];
+                // The window's top row (columns j, j + 1) and bottom row, each 2c values.
+                let top = &y[(i * w + j) * c..][..2 * c];
+                let bottom = &y[((i + 1) * w + j) * c..][..2 * c];
                 let o = (i * (w - 1) + j) * c;
-                for ch in 0..c {
-                    let (mut best, mut which) = (y[corners[0] + ch], 0u8);
-                    for (k, &corner) in corners.iter().enumerate().skip(1) {
-                        let v = y[corner + ch];
-                        if v > best {
-                            (best, which) = (v, k as u8);
-                        }
+                let (p, a) = (&mut p[o..o + c], &mut a[o..o + c]);
+                let corners = top[..c]
+                    .iter()
+                    .zip(&top[c..])
+                    .zip(bottom[..c].iter().zip(&bottom[c..]));
+                for ((p, a), ((&v0, &v1), (&v2, &v3))) in p.iter_mut().zip(a).zip(corners) {
+                    // Strictly larger replaces: the first maximum in row-major order wins.
+                    let (mut best, mut which) = (v0, 0u8);
+                    if v1 > best {
+                        (best, which) = (v1, 1);
                     }
-                    p[o + ch] = best;
-                    a[o + ch] = which;
+                    if v2 > best {
+                        (best, which) = (v2, 2);
+                    }
+                    if v3 > best {
+                        (best, which) = (v3, 3);
+                    }
+                    *p = best;
+                    *a = which;
                 }
             }
         }
@@ -246,17 +255,23 @@ pub(super) fn pool_act_backward<T: Real>(
         .zip(derivative.par_chunks(n_in))
         .for_each(|(((o, g), a), d)| {
             for i in 0..h - 1 {
+                // Rows i and i + 1 of the input gradient, as two disjoint slices.
+                let (upper, lower) = o.split_at_mut((i + 1) * w * c);
+                let (upper, lower) = (&mut upper[i * w * c..], &mut lower[..w * c]);
                 for j in 0..w - 1 {
                     let at = (i * (w - 1) + j) * c;
-                    for ch in 0..c {
-                        let (di, dj) = match a[at + ch] {
-                            0 => (0, 0),
-                            1 => (0, 1),
-                            2 => (1, 0),
-                            _ => (1, 1),
-                        };
-                        let target = ((i + di) * w + j + dj) * c + ch;
-                        o[target] = o[target] + g[at + ch];
+                    let (g, a) = (&g[at..at + c], &a[at..at + c]);
+                    let (top, bottom) =
+                        (&mut upper[j * c..][..2 * c], &mut lower[j * c..][..2 * c]);
+                    let (t0, t1) = top.split_at_mut(c);
+                    let (b0, b1) = bottom.split_at_mut(c);
+                    let zero = T::default();
+                    let targets = t0.iter_mut().zip(t1).zip(b0.iter_mut().zip(b1));
+                    for (((t0, t1), (b0, b1)), (&g, &a)) in targets.zip(g.iter().zip(a)) {
+                        *t0 = *t0 + if a == 0 { g } else { zero };
+                        *t1 = *t1 + if a == 1 { g } else { zero };
+                        *b0 = *b0 + if a == 2 { g } else { zero };
+                        *b1 = *b1 + if a == 3 { g } else { zero };
                     }
                 }
             }
