@@ -17,6 +17,9 @@
 //! as a [`LayerGrads`] `(a, δ)`: from there `train::dp` takes per-example norms and clipped
 //! sums, and a plain step the batch gradient `Σ aᵀδ / B`, exactly as from the autodiff taps.
 
+use std::marker::PhantomData;
+use std::ops::Deref;
+
 use burn::tensor::activation::softmax;
 use burn::tensor::{DType, Device, Element, Int, Tensor, TensorData};
 
@@ -97,16 +100,35 @@ impl Tables {
     }
 }
 
-/// A tensor's values on the host, as `T`.
-fn host<T: Real, const D: usize>(t: Tensor<D>) -> Vec<T> {
+/// A tensor's values on the host, read in place as `T` (converted first only if the tensor
+/// holds the other float type): a conversion into a `Vec` would copy them, since burn's
+/// buffers are aligned for SIMD beyond what a `Vec<f32>` may own.
+struct HostValues<T> {
+    data: TensorData,
+    element: PhantomData<T>,
+}
+
+impl<T: Real> Deref for HostValues<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        self.data
+            .as_slice::<T>()
+            .expect("converted to the element type")
+    }
+}
+
+/// The values of `t` on the host.
+fn host<T: Real, const D: usize>(t: Tensor<D>) -> HostValues<T> {
     let data = t.into_data();
     let data = if data.dtype() == <T as Element>::dtype() {
         data
     } else {
         data.convert::<T>()
     };
-    data.try_into_vec::<T>()
-        .expect("converted to the element type")
+    HostValues {
+        data,
+        element: PhantomData,
+    }
 }
 
 /// A host buffer as a tensor on `device`.

@@ -118,29 +118,41 @@ pub(super) const PAD: u32 = u32::MAX;
 /// `out[b][j] = src[b][table[j]]` (0 where the table says [`PAD`]): im2col, or any fixed
 /// permutation of an example's values.
 ///
+/// The table is first cut into runs of consecutive source indices, each then one
+/// `copy_from_slice`: conv1's im2col reads 8 neighbouring pixels per kernel row, and copying
+/// them as a run instead of value by value halves the time of its 12.8 MB of patches.
+///
 /// - `src`: `batch` rows of `src.len() / batch` values; output: `batch` rows of `table.len()`
 pub(super) fn gather<T: Real>(src: &[T], batch: usize, table: &[u32]) -> Vec<T> {
     let row = src.len() / batch;
-    let n = batch * table.len();
-    // Every output value is written below (the table covers each row), so the buffer is not
-    // zeroed first: for conv1's 12.8 MB of patches that fill was a tenth of the kernel.
-    let mut out: Vec<T> = Vec::with_capacity(n);
-    out.spare_capacity_mut()[..n]
-        .par_chunks_mut(table.len())
+    let runs = runs(table);
+    let mut out = vec![T::default(); batch * table.len()];
+    out.par_chunks_mut(table.len())
         .zip(src.par_chunks(row))
         .for_each(|(o, s)| {
-            for (o, &i) in o.iter_mut().zip(table) {
-                o.write(if i == PAD {
-                    T::default()
-                } else {
-                    s[i as usize]
-                });
+            for &(at, from, len) in &runs {
+                o[at..at + len].copy_from_slice(&s[from..from + len]);
             }
         });
-    // SAFETY: the loop above initialised all `n = batch · table.len()` values (one chunk of
-    // `table.len()` per example, each value of it), and `n` is within the capacity.
-    unsafe { out.set_len(n) };
     out
+}
+
+/// `(output index, source index, length)` of every maximal run of consecutive source indices
+/// in `table`, padding left out (the output is zero there already).
+fn runs(table: &[u32]) -> Vec<(usize, usize, usize)> {
+    let mut runs: Vec<(usize, usize, usize)> = Vec::new();
+    for (at, &i) in table.iter().enumerate() {
+        if i == PAD {
+            continue;
+        }
+        match runs.last_mut() {
+            Some((start, from, len)) if *start + *len == at && *from + *len == i as usize => {
+                *len += 1
+            }
+            _ => runs.push((at, i as usize, 1)),
+        }
+    }
+    runs
 }
 
 /// The adjoint of [`gather`]: `out[b][table[j]] += cols[b][j]`, padding dropped (col2im: the
@@ -284,29 +296,34 @@ pub(super) fn pool_act_backward<T: Real>(
         .zip(argmax.par_chunks(n_out))
         .zip(derivative.par_chunks(n_in))
         .for_each(|(((o, g), a), d)| {
-            for i in 0..h - 1 {
-                // Rows i and i + 1 of the input gradient, as two disjoint slices.
-                let (upper, lower) = o.split_at_mut((i + 1) * w * c);
-                let (upper, lower) = (&mut upper[i * w * c..], &mut lower[..w * c]);
-                for j in 0..w - 1 {
-                    let at = (i * (w - 1) + j) * c;
-                    let (g, a) = (&g[at..at + c], &a[at..at + c]);
-                    let (top, bottom) =
-                        (&mut upper[j * c..][..2 * c], &mut lower[j * c..][..2 * c]);
-                    let (t0, t1) = top.split_at_mut(c);
-                    let (b0, b1) = bottom.split_at_mut(c);
-                    let zero = T::default();
-                    let targets = t0.iter_mut().zip(t1).zip(b0.iter_mut().zip(b1));
-                    for (((t0, t1), (b0, b1)), (&g, &a)) in targets.zip(g.iter().zip(a)) {
-                        *t0 = *t0 + if a == 0 { g } else { zero };
-                        *t1 = *t1 + if a == 1 { g } else { zero };
-                        *b0 = *b0 + if a == 2 { g } else { zero };
-                        *b1 = *b1 + if a == 3 { g } else { zero };
+            // Input by input, each written once: the sum over the (up to) four windows that
+            // hold it, of the window's gradient where its maximum is this input. (Scattering
+            // window by window instead adds into every input four times, a chain of
+            // dependent stores that measured several times slower.)
+            let window = |i: usize, j: usize| {
+                let at = (i * (w - 1) + j) * c;
+                (&g[at..at + c], &a[at..at + c])
+            };
+            for r in 0..h {
+                for q in 0..w {
+                    // The windows holding (r, q), and which corner of each it is.
+                    let holding = [
+                        (r > 0 && q > 0).then(|| (window(r - 1, q - 1), 3u8)),
+                        (r > 0 && q < w - 1).then(|| (window(r - 1, q), 2)),
+                        (r < h - 1 && q > 0).then(|| (window(r, q - 1), 1)),
+                        (r < h - 1 && q < w - 1).then(|| (window(r, q), 0)),
+                    ];
+                    let at = (r * w + q) * c;
+                    let (o, d) = (&mut o[at..at + c], &d[at..at + c]);
+                    for ((g, a), corner) in holding.into_iter().flatten() {
+                        for ((o, &g), &a) in o.iter_mut().zip(g).zip(a) {
+                            *o = *o + if a == corner { g } else { T::default() };
+                        }
+                    }
+                    for (o, &d) in o.iter_mut().zip(d) {
+                        *o = *o * d;
                     }
                 }
-            }
-            for (o, &d) in o.iter_mut().zip(d) {
-                *o = *o * d;
             }
         });
     out
