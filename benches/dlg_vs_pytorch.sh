@@ -1,24 +1,25 @@
 #!/usr/bin/env bash
 # DLG speed, ppml beside PyTorch, in one sitting: alternating runs of `ppml bench dlg` and the
-# peer script (../shared/peers/opacus_bench.py, its DLG part; its training part is cut to the
-# non-private step). Both time the same case: the 784-256-10 sigmoid MLP, L-BFGS with a
-# strong-Wolfe line search until image MSE < 1e-4, and 5 + 50 evaluations at the start point.
+# PyTorch peer benches/peers/dlg.py. Both time the same case: the 784-256-10 sigmoid MLP,
+# L-BFGS with a strong-Wolfe line search until image MSE < 1e-4, and 5 + 50 evaluations at
+# the start point. Prints the medians over the runs and the ratios ppml / PyTorch at the end.
 #
-#   bash benches/dlg_vs_pytorch.sh PPML_BINARY PYTHON_WITH_TORCH OUT_DIR [RUNS]
+#   python3 -m venv .venv-peers && .venv-peers/bin/pip install -r benches/peers/requirements.txt
+#   cargo build --release
+#   bash benches/dlg_vs_pytorch.sh target/release/ppml .venv-peers/bin/python OUT_DIR [RUNS]
 #
-# Run it on a quiet machine: 2-thread torch slows badly under competing load (see the peers'
-# README). Summarise with the medians printed at the end.
+# RUNS defaults to 3. Run it on a quiet machine: torch on 2 threads slows down badly when
+# another process holds a core (the DLG evaluation went from about 1 ms to over 200 ms).
 set -euo pipefail
 ppml=${1:?ppml binary (a release build)}
-python=${2:?python with torch and opacus}
+python=${2:?python with torch (benches/peers/requirements.txt)}
 out=${3:?output folder}
 runs=${4:-3}
-peers=$(dirname "$0")/../../shared/peers
+peer=$(dirname "$0")/peers/dlg.py
 mkdir -p "$out"
 for i in $(seq 1 "$runs"); do
   "$ppml" bench dlg --batch 1,4 --seeds 3 --quiet --json "$out/ppml-$i.json" > "$out/ppml-$i.txt"
-  "$python" "$peers/opacus_bench.py" --modes nonprivate --skip-verify --dlg-extended-cap 0 \
-    --out "$out/torch-$i.json" > "$out/torch-$i.txt"
+  "$python" "$peer" --out "$out/torch-$i.json" > "$out/torch-$i.txt"
 done
 "$python" - "$out" "$runs" <<'PY'
 import json, statistics, sys
