@@ -49,6 +49,7 @@ struct Trace<T> {
     /// fc1's activation, fc2's input, `[batch, dense]`.
     a3: Tensor<2>,
     logits: Tensor<2>,
+    tables: Tables,
 }
 
 /// Index tables of the three fixed rearrangements.
@@ -131,6 +132,12 @@ fn host<T: Real, const D: usize>(t: Tensor<D>) -> HostValues<T> {
     }
 }
 
+/// A layer's bias, without autodiff (every layer of the CNN has one).
+fn bias(bias: &Option<burn::module::Param<Tensor<1>>>) -> Tensor<1> {
+    let bias = bias.as_ref().expect("the CNN's layers have biases");
+    bias.val().inner()
+}
+
 /// A host buffer as a tensor on `device`.
 fn tensor<T: Real, const D: usize>(
     values: Vec<T>,
@@ -159,14 +166,6 @@ impl Cnn {
         let [batch, _, side, _] = images.dims();
         let [w1, w2, w3, w4] = self.matrices();
         let (c1, c2) = (w1.dims()[1], w2.dims()[0]);
-        let bias = |b: &Option<burn::module::Param<Tensor<1>>>| {
-            host::<T, 1>(
-                b.as_ref()
-                    .expect("the CNN's layers have biases")
-                    .val()
-                    .inner(),
-            )
-        };
         let tables = Tables::new(side, c1, c2);
 
         let s1 = out_side(side, K1, S1, P1);
@@ -182,7 +181,8 @@ impl Cnn {
             w: s1,
             c: c1,
         };
-        let pool1 = kernels::bias_act_pool(&host(z1), &bias(&self.conv1.bias), act, shape1, keep);
+        let pool1 =
+            kernels::bias_act_pool(&host(z1), &host(bias(&self.conv1.bias)), act, shape1, keep);
 
         let s2 = out_side(s1 - 1, K2, S2, 0);
         let cols = kernels::gather(&pool1.pooled, batch, &tables.conv2);
@@ -197,26 +197,13 @@ impl Cnn {
             w: s2,
             c: c2,
         };
-        let pool2 = kernels::bias_act_pool(&host(z2), &bias(&self.conv2.bias), act, shape2, keep);
+        let pool2 =
+            kernels::bias_act_pool(&host(z2), &host(bias(&self.conv2.bias)), act, shape2, keep);
 
         let flat = kernels::gather(&pool2.pooled, batch, &tables.flatten);
         let flat = tensor(flat, [batch, tables.flatten.len()], &device);
-        let b3 = self
-            .fc1
-            .bias
-            .as_ref()
-            .expect("fc1 has a bias")
-            .val()
-            .inner();
-        let a3 = act.apply(flat.clone().matmul(w3) + b3.unsqueeze_dim(0));
-        let b4 = self
-            .fc2
-            .bias
-            .as_ref()
-            .expect("fc2 has a bias")
-            .val()
-            .inner();
-        let logits = a3.clone().matmul(w4) + b4.unsqueeze_dim(0);
+        let a3 = act.apply(flat.clone().matmul(w3) + bias(&self.fc1.bias).unsqueeze_dim(0));
+        let logits = a3.clone().matmul(w4) + bias(&self.fc2.bias).unsqueeze_dim(0);
         Trace {
             patches1,
             pool1,
@@ -227,6 +214,7 @@ impl Cnn {
             flat,
             a3,
             logits,
+            tables,
         }
     }
 
@@ -258,11 +246,11 @@ impl Cnn {
     ) -> (Vec<LayerGrads>, Tensor<2>) {
         let act = self.activation;
         let device = images.device().inner();
-        let [batch, _, side, _] = images.dims();
+        let [batch, ..] = images.dims();
         let t = self.trace::<T>(images, true);
         let [_, w2, w3, w4] = self.matrices();
         let (c1, c2) = (t.shape1.c, t.shape2.c);
-        let tables = Tables::new(side, c1, c2);
+        let tables = &t.tables;
         let classes = w4.dims()[1];
 
         let onehot: Tensor<2> = labels.inner().one_hot::<2>(classes).float();
