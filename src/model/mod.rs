@@ -128,8 +128,23 @@ impl Classifier {
         images: Tensor<4>,
         labels: Tensor<1, Int>,
     ) -> Option<(Vec<LayerGrads>, Tensor<2>)> {
+        self.backprop_with(images, |logits| {
+            // ∂/∂z of Σ_b −log softmax(z_b)[y_b]: softmax(z) − onehot(y), row by row.
+            let classes = logits.dims()[1];
+            let onehot: Tensor<2> = labels.inner().one_hot::<2>(classes).float();
+            activation::softmax(logits, 1) - onehot
+        })
+    }
+
+    /// [`Classifier::backprop`] for any loss of the logits: `output_grad` gives ∂L/∂logits
+    /// from the (detached) logits, and each layer's δ is the gradient of that same L.
+    pub fn backprop_with(
+        &self,
+        images: Tensor<4>,
+        output_grad: impl FnOnce(Tensor<2>) -> Tensor<2>,
+    ) -> Option<(Vec<LayerGrads>, Tensor<2>)> {
         match self {
-            Classifier::Cnn(m) => m.backprop(images, labels),
+            Classifier::Cnn(m) => m.backprop_with(images, output_grad),
             Classifier::Mlp(_) | Classifier::Lenet(_) | Classifier::Imprinted(_) => None,
         }
     }

@@ -32,6 +32,7 @@ use crate::model::{Activation, Classifier, ModelKind, ModelSpec};
 use crate::privacy::special::normal_quantile_from_log;
 use crate::runtime::Runtime;
 use crate::train::batch_tensors;
+use crate::train::dp::weighted_sum;
 
 /// Examples per prediction batch.
 const PREDICT_BATCH: usize = 1000;
@@ -197,6 +198,29 @@ fn loss(pred: Tensor<2>, s: Tensor<1>, head: Head, levels: &Tensor<2>) -> Tensor
     }
 }
 
+/// The gradient of `loss(select(model(images)))` for `model`'s parameters through the model's
+/// explicit backward pass (the CNN on a CPU: `Classifier::backprop_with`), `None` where the
+/// model has none. Only ∂loss/∂logits is taken by autodiff, on the small logits tensor.
+fn explicit_gradient(
+    model: &Classifier,
+    images: Tensor<4>,
+    select: impl Fn(Tensor<2>) -> Tensor<2>,
+    loss: impl Fn(Tensor<2>) -> Tensor<1>,
+) -> Option<GradientsParams> {
+    let ad_device = images.device();
+    let (layers, _) = model.backprop_with(images, |logits| {
+        let logits = Tensor::<2>::from_data(logits.into_data(), &ad_device).require_grad();
+        let grads = loss(select(logits.clone())).backward();
+        logits
+            .grad(&grads)
+            .expect("the logits are a leaf of the loss")
+    })?;
+    // The loss is a batch mean already: every example's δ enters with weight 1.
+    let batch = layers[0].input.dims()[0];
+    let ones = Tensor::<1>::ones([batch], &layers[0].input.device());
+    Some(weighted_sum(&layers, ones).into_gradients_params(model))
+}
+
 impl QuantileRegressor {
     /// Fits the regressor on the public records and the target's margins on them (non-members
     /// all). For the pinball head, `alphas` sets the quantile levels 1 − α (α = 1, whose
@@ -265,9 +289,19 @@ impl QuantileRegressor {
                 let (images, labels) = batch_tensors(public, batch, &ad_device);
                 let s: Vec<f32> = batch.iter().map(|&i| standardised[i]).collect();
                 let s = Tensor::<1>::from_data(TensorData::new(s, [batch.len()]), &ad_device);
-                let pred = own_class(model.forward(images), labels, heads);
-                let l = loss(pred, s, config.head, &level_tensor);
-                let grads = GradientsParams::from_grads(l.backward(), &model);
+                let grads = match explicit_gradient(
+                    &model,
+                    images.clone(),
+                    |pred| own_class(pred, labels.clone(), heads),
+                    |pred| loss(pred, s.clone(), config.head, &level_tensor),
+                ) {
+                    Some(grads) => grads,
+                    None => {
+                        let pred = own_class(model.forward(images), labels, heads);
+                        let l = loss(pred, s, config.head, &level_tensor);
+                        GradientsParams::from_grads(l.backward(), &model)
+                    }
+                };
                 model = optim.step(config.lr, model, grads);
                 bar.inc(1);
             }
@@ -417,5 +451,55 @@ mod tests {
         assert!((upper_normal_quantile(0.5)).abs() < 1e-9);
         assert!((upper_normal_quantile(0.9) + 1.281552).abs() < 1e-6);
         assert_eq!(upper_normal_quantile(1.0), f64::NEG_INFINITY);
+    }
+
+    /// The regressor's step through the CNN's explicit backward pass takes the gradient that
+    /// burn's autodiff takes through the whole model, for both heads.
+    #[test]
+    fn the_explicit_regressor_gradient_is_autodiffs() {
+        use crate::train::dp::ParamGrads;
+        use rand::{RngExt, SeedableRng};
+        let ad = Device::flex().autodiff();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let (batch, heads, classes) = (6, 3, 10);
+        let spec = ModelSpec {
+            cnn_channels: [4, 8],
+            cnn_dense: 16,
+            ..QuantileConfig::default().model
+        };
+        let model = Classifier::new(&spec.for_data(28, classes * heads), &ad, &mut rng);
+        let x: Vec<f32> = (0..batch * 784).map(|_| rng.random::<f32>()).collect();
+        let images = Tensor::<4>::from_data(TensorData::new(x, [batch, 1, 28, 28]), &ad);
+        let y: Vec<i64> = (0..batch).map(|i| (i * 3 % classes) as i64).collect();
+        let labels = Tensor::<1, Int>::from_data(TensorData::new(y, [batch]), &ad);
+        let s = Tensor::<1>::from_data(
+            TensorData::new(vec![0.3f32, -1.0, 2.0, 0.1, -0.4, 1.2], [batch]),
+            &ad,
+        );
+        let levels =
+            Tensor::<2>::from_data(TensorData::new(vec![0.5f32, 0.9, 0.99], [1, heads]), &ad);
+        for head in [Head::Gaussian, Head::Pinball] {
+            let select = |pred| own_class(pred, labels.clone(), heads);
+            let explicit = explicit_gradient(&model, images.clone(), select, |pred| {
+                loss(pred, s.clone(), head, &levels)
+            })
+            .expect("a CNN on flex");
+            let l = loss(
+                select(model.forward(images.clone())),
+                s.clone(),
+                head,
+                &levels,
+            );
+            let autodiff = GradientsParams::from_grads(l.backward(), &model);
+            let (a, b) = (
+                ParamGrads::from_autodiff(&model, &explicit),
+                ParamGrads::from_autodiff(&model, &autodiff),
+            );
+            let (diff, scale) = a.max_abs_difference(&b);
+            assert!(
+                scale > 0.0 && diff < 1e-5 * scale,
+                "{head:?}: {diff} of {scale}"
+            );
+        }
     }
 }

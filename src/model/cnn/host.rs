@@ -6,7 +6,7 @@
 //! written out, layer by layer, with δ the gradient of the *summed* loss at a layer's output
 //! (pre-activation) for each example:
 //!
-//! - fc2: δ₄ = softmax(logits) − onehot(y);
+//! - fc2: δ₄ = ∂L/∂logits, given (for the cross-entropy, softmax(logits) − onehot(y));
 //! - fc1: δ₃ = δ₄ W₄ᵀ ⊙ f'(z₃);
 //! - conv2: the gradient at the pooled map, δ₃ W₃ᵀ, unflattened, sent to each window's maximum,
 //!   times f'(z₂);
@@ -20,8 +20,7 @@
 use std::marker::PhantomData;
 use std::ops::Deref;
 
-use burn::tensor::activation::softmax;
-use burn::tensor::{DType, Device, Element, Int, Tensor, TensorData};
+use burn::tensor::{DType, Device, Element, Tensor, TensorData};
 
 use super::kernels::{self, Nhwc, PAD, Pooled, Real};
 use super::{Cnn, K1, K2, P1, S1, S2, out_side, patch_indices};
@@ -226,23 +225,23 @@ impl Cnn {
         }
     }
 
-    /// Every layer's input and per-example output gradient δ of the summed cross-entropy of
-    /// `images` under `labels`, in forward order, and the logits (plain tensors).
+    /// Every layer's input and its output gradient δ, in forward order, and the logits (plain
+    /// tensors): δ at the logits is `output_grad(logits)`, and the pass carries it back.
     pub(super) fn host_backprop(
         &self,
         images: Tensor<4>,
-        labels: Tensor<1, Int>,
+        output_grad: impl FnOnce(Tensor<2>) -> Tensor<2>,
     ) -> (Vec<LayerGrads>, Tensor<2>) {
         match images.dtype() {
-            DType::F64 => self.backprop_as::<f64>(images, labels),
-            _ => self.backprop_as::<f32>(images, labels),
+            DType::F64 => self.backprop_as::<f64>(images, output_grad),
+            _ => self.backprop_as::<f32>(images, output_grad),
         }
     }
 
     fn backprop_as<T: Real>(
         &self,
         images: Tensor<4>,
-        labels: Tensor<1, Int>,
+        output_grad: impl FnOnce(Tensor<2>) -> Tensor<2>,
     ) -> (Vec<LayerGrads>, Tensor<2>) {
         let act = self.activation;
         let device = images.device().inner();
@@ -251,10 +250,7 @@ impl Cnn {
         let [_, w2, w3, w4] = self.matrices();
         let (c1, c2) = (t.shape1.c, t.shape2.c);
         let tables = &t.tables;
-        let classes = w4.dims()[1];
-
-        let onehot: Tensor<2> = labels.inner().one_hot::<2>(classes).float();
-        let delta4 = softmax(t.logits.clone(), 1) - onehot; // [batch, classes]
+        let delta4 = output_grad(t.logits.clone()); // [batch, classes]
         let delta3 =
             delta4.clone().matmul(w4.transpose()) * act.derivative_from_output(t.a3.clone());
 

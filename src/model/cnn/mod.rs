@@ -3,6 +3,12 @@
 //! → dense 32 → dense classes, with tanh (the "tempered sigmoid") after each hidden layer.
 //! Channels and the dense width are configurable so a wider net can serve as the non-private
 //! baseline.
+//!
+//! Two ways through the same function: the burn layers below, which burn's autodiff
+//! differentiates (any backend; the GPU's path), and on the CPU backends an explicit forward and
+//! backward pass without a tape (`host.rs`, over the loops of `kernels.rs`), which training and
+//! inference take there because burn 0.22's CPU pooling and elementwise kernels are slow. Tests
+//! hold the two to the same logits and gradients in f64 (`tests/f64.rs`).
 
 mod host;
 mod kernels;
@@ -149,15 +155,15 @@ impl Cnn {
         x.reshape([batch, classes])
     }
 
-    /// Each layer's input and per-example output gradient δ of the *summed* cross-entropy of
-    /// `images` under `labels` (the taps' gradients of [`Cnn::forward_tapped`], without a
-    /// tape), and the logits, detached: on a CPU backend only (`host.rs`), `None` elsewhere.
-    pub fn backprop(
+    /// Each layer's input and output gradient δ when the gradient at the logits is
+    /// `output_grad(logits)` (the taps' gradients of [`Cnn::forward_tapped`], without a tape),
+    /// and the logits, detached: on a CPU backend only (`host.rs`), `None` elsewhere.
+    pub fn backprop_with(
         &self,
         images: Tensor<4>,
-        labels: Tensor<1, Int>,
+        output_grad: impl FnOnce(Tensor<2>) -> Tensor<2>,
     ) -> Option<(Vec<LayerGrads>, Tensor<2>)> {
-        host::on_host(&images.device()).then(|| self.host_backprop(images, labels))
+        host::on_host(&images.device()).then(|| self.host_backprop(images, output_grad))
     }
 
     /// The 8×8 input patches of the first convolution, zero padding included.
