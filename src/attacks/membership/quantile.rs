@@ -31,8 +31,7 @@ use crate::data::Dataset;
 use crate::model::{Activation, Classifier, ModelKind, ModelSpec};
 use crate::privacy::special::normal_quantile_from_log;
 use crate::runtime::Runtime;
-use crate::train::batch_tensors;
-use crate::train::dp::weighted_sum;
+use crate::train::{batch_tensors, explicit_gradient};
 
 /// Examples per prediction batch.
 const PREDICT_BATCH: usize = 1000;
@@ -196,29 +195,6 @@ fn loss(pred: Tensor<2>, s: Tensor<1>, head: Head, levels: &Tensor<2>) -> Tensor
             above.max_pair(below).mean()
         }
     }
-}
-
-/// The gradient of `loss(select(model(images)))` for `model`'s parameters through the model's
-/// explicit backward pass (the CNN on a CPU: `Classifier::backprop_with`), `None` where the
-/// model has none. Only ∂loss/∂logits is taken by autodiff, on the small logits tensor.
-fn explicit_gradient(
-    model: &Classifier,
-    images: Tensor<4>,
-    select: impl Fn(Tensor<2>) -> Tensor<2>,
-    loss: impl Fn(Tensor<2>) -> Tensor<1>,
-) -> Option<GradientsParams> {
-    let ad_device = images.device();
-    let (layers, _) = model.backprop_with(images, |logits| {
-        let logits = Tensor::<2>::from_data(logits.into_data(), &ad_device).require_grad();
-        let grads = loss(select(logits.clone())).backward();
-        logits
-            .grad(&grads)
-            .expect("the logits are a leaf of the loss")
-    })?;
-    // The loss is a batch mean already: every example's δ enters with weight 1.
-    let batch = layers[0].input.dims()[0];
-    let ones = Tensor::<1>::ones([batch], &layers[0].input.device());
-    Some(weighted_sum(&layers, ones).into_gradients_params(model))
 }
 
 impl QuantileRegressor {
