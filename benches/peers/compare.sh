@@ -18,6 +18,13 @@ PY=${PY:-.venv-peers/bin/python}
 ROUNDS=${ROUNDS:-2}
 BACKEND=${BACKEND:-flex}
 OUT=${OUT:-$(mktemp -d)}
+if [ ! -x "$PPML" ]; then
+  echo "compare.sh: no ppml binary at $PPML; run cargo build --release, or set PPML" >&2; exit 2
+fi
+if ! "$PY" -c "import torch, opacus" 2>/dev/null; then
+  echo "compare.sh: $PY cannot import torch and opacus; create the venv (see the header), or set PY" >&2
+  exit 2
+fi
 mkdir -p "$OUT"
 echo "# $(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs); results in $OUT"
 for round in $(seq "$ROUNDS"); do

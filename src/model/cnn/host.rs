@@ -170,34 +170,13 @@ impl Cnn {
         let s1 = out_side(side, K1, S1, P1);
         let patches1 =
             gather_tensor::<T, 3>(images, batch, &tables.conv1, [batch, s1 * s1, K1 * K1]);
-        let z1 = patches1
-            .clone()
-            .reshape([batch * s1 * s1, K1 * K1])
-            .matmul(w1); // [batch·s1², c1], channels-last
-        let shape1 = Nhwc {
-            batch,
-            h: s1,
-            w: s1,
-            c: c1,
-        };
-        let pool1 =
-            kernels::bias_act_pool(&host(z1), &host(bias(&self.conv1.bias)), act, shape1, keep);
+        let (pool1, shape1) = self.conv_act_pool::<T>(&patches1, w1, &self.conv1.bias, s1, keep);
 
         let s2 = out_side(s1 - 1, K2, S2, 0);
         let cols = kernels::gather(&pool1.pooled, batch, &tables.conv2);
         let patches2 = tensor(cols, [batch, s2 * s2, c1 * K2 * K2], &device);
-        let z2 = patches2
-            .clone()
-            .reshape([batch * s2 * s2, c1 * K2 * K2])
-            .matmul(w2.transpose()); // [batch·s2², c2]
-        let shape2 = Nhwc {
-            batch,
-            h: s2,
-            w: s2,
-            c: c2,
-        };
-        let pool2 =
-            kernels::bias_act_pool(&host(z2), &host(bias(&self.conv2.bias)), act, shape2, keep);
+        let w2 = w2.transpose(); // [c1·16, c2]
+        let (pool2, shape2) = self.conv_act_pool::<T>(&patches2, w2, &self.conv2.bias, s2, keep);
 
         let flat = kernels::gather(&pool2.pooled, batch, &tables.flatten);
         let flat = tensor(flat, [batch, tables.flatten.len()], &device);
@@ -215,6 +194,36 @@ impl Cnn {
             logits,
             tables,
         }
+    }
+
+    /// One convolution as its im2col matmul, then its bias, activation and pooling
+    /// (`kernels::bias_act_pool`): `patches` `[batch, side², fan_in]`, `weight` `[fan_in, c]`.
+    /// Returns the pooled map and the shape of the unpooled one, channels-last.
+    fn conv_act_pool<T: Real>(
+        &self,
+        patches: &Tensor<3>,
+        weight: Tensor<2>,
+        conv_bias: &Option<burn::module::Param<Tensor<1>>>,
+        side: usize,
+        keep: bool,
+    ) -> (Pooled<T>, Nhwc) {
+        let [batch, positions, fan_in] = patches.dims();
+        let c = weight.dims()[1];
+        let z = patches
+            .clone()
+            .reshape([batch * positions, fan_in])
+            .matmul(weight); // [batch·side², c], channels-last
+        let shape = Nhwc {
+            batch,
+            h: side,
+            w: side,
+            c,
+        };
+        let bias = host(bias(conv_bias));
+        (
+            kernels::bias_act_pool(&host(z), &bias, self.activation, shape, keep),
+            shape,
+        )
     }
 
     /// [`Cnn::forward`] on a CPU backend without autodiff: same logits, no tape.
