@@ -12,8 +12,10 @@
 //! parallel over examples. Each kernel is tested against burn's own operation in f64
 //! (`host.rs` and the tests below).
 
+use std::mem::MaybeUninit;
 use std::ops::{Add, Mul, Sub};
 
+use multiversion::multiversion;
 use rayon::prelude::*;
 
 use crate::model::Activation;
@@ -118,23 +120,76 @@ pub(super) const PAD: u32 = u32::MAX;
 /// `out[b][j] = src[b][table[j]]` (0 where the table says [`PAD`]): im2col, or any fixed
 /// permutation of an example's values.
 ///
-/// The table is first cut into runs of consecutive source indices, each then one
-/// `copy_from_slice`: conv1's im2col reads 8 neighbouring pixels per kernel row, and copying
-/// them as a run instead of value by value halves the time of its 12.8 MB of patches.
+/// The table is first cut into runs of consecutive source indices, each then one copy: conv1's
+/// im2col reads 8 neighbouring pixels per kernel row, and copying them as a run instead of value
+/// by value halves the time of its 12.8 MB of patches. A table of mostly single values (conv2's
+/// im2col, whose columns are in the weight's `(c, kh, kw)` order over a channels-last map) is
+/// read value by value instead, a loop without a branch per run.
 ///
 /// - `src`: `batch` rows of `src.len() / batch` values; output: `batch` rows of `table.len()`
 pub(super) fn gather<T: Real>(src: &[T], batch: usize, table: &[u32]) -> Vec<T> {
     let row = src.len() / batch;
     let runs = runs(table);
-    let mut out = vec![T::default(); batch * table.len()];
-    out.par_chunks_mut(table.len())
-        .zip(src.par_chunks(row))
-        .for_each(|(o, s)| {
-            for &(at, from, len) in &runs {
-                o[at..at + len].copy_from_slice(&s[from..from + len]);
+    let pads: Vec<usize> = (0..table.len()).filter(|&j| table[j] == PAD).collect();
+    // Every output value is written below (a run's copy, a padding zero, or the value-by-value
+    // loop), so the output is not zeroed first: on a 12.8 MB im2col that memset, one thread,
+    // was a twentieth of the CNN step.
+    let covered = pads.len() + runs.iter().map(|&(_, _, len)| len).sum::<usize>();
+    assert_eq!(covered, table.len(), "runs and padding cover the table");
+    let mut out = Vec::with_capacity(batch * table.len());
+    let examples = out.spare_capacity_mut()[..batch * table.len()]
+        .par_chunks_mut(table.len())
+        .zip(src.par_chunks(row));
+    if runs.len() * 2 > table.len() {
+        examples.for_each(|(o, s)| {
+            for (o, &i) in o.iter_mut().zip(table) {
+                o.write(if i == PAD {
+                    T::default()
+                } else {
+                    s[i as usize]
+                });
             }
         });
+    } else {
+        examples.for_each(|(o, s)| {
+            for &(at, from, len) in &runs {
+                copy_run(&mut o[at..at + len], &s[from..from + len]);
+            }
+            for &j in &pads {
+                o[j].write(T::default());
+            }
+        });
+    }
+    // SAFETY: each example's `table.len()` values were all written above: the value-by-value
+    // loop writes every position, and otherwise the runs and the padding positions, disjoint
+    // sets of table positions, cover all of them (asserted above).
+    unsafe { out.set_len(batch * table.len()) };
     out
+}
+
+/// `o.copy_from_slice(s)`, with short runs as fixed-size moves: a `copy_from_slice` of a length
+/// known only at run time is a call to `memmove`, and conv1's im2col (rows of 8 pixels) made
+/// 400 K such calls per batch of 256 (with conv2's, then also run by run, a fifth of the CNN
+/// step by `perf`).
+#[inline(always)]
+fn copy_run<T: Copy>(o: &mut [MaybeUninit<T>], s: &[T]) {
+    fn fixed<T: Copy, const N: usize>(o: &mut [MaybeUninit<T>], s: &[T]) {
+        let (o, s): (&mut [MaybeUninit<T>; N], &[T; N]) =
+            (o.try_into().unwrap(), s.try_into().unwrap());
+        *o = s.map(MaybeUninit::new);
+    }
+    match o.len() {
+        1 => _ = o[0].write(s[0]),
+        2 => fixed::<T, 2>(o, s),
+        4 => fixed::<T, 4>(o, s),
+        8 => fixed::<T, 8>(o, s),
+        16 => fixed::<T, 16>(o, s),
+        _ => {
+            for (o, &v) in o.iter_mut().zip(s) {
+                o.write(v);
+            }
+        }
+    }
 }
 
 /// `(output index, source index, length)` of every maximal run of consecutive source indices
@@ -221,44 +276,13 @@ pub(super) fn bias_act_pool<T: Real>(
     shape: Nhwc,
     keep_derivative: bool,
 ) -> Pooled<T> {
-    let Nhwc { batch, h, w, c } = shape;
+    let batch = shape.batch;
     let (n_in, n_out) = (shape.per_example(), shape.pooled().per_example());
     let mut pooled = vec![T::default(); batch * n_out];
     let mut argmax = vec![0u8; batch * n_out];
     let mut derivative = vec![T::default(); if keep_derivative { batch * n_in } else { 0 }];
-    // One example: activate into `y` (and its slopes into `d`), then pool `y`. Pixel by pixel,
-    // channels innermost, so that the loops run over plain slices the compiler can vectorise.
     let example = |p: &mut [T], a: &mut [u8], z: &[T], d: Option<&mut [T]>| {
-        let mut y = vec![T::default(); n_in];
-        match act {
-            Activation::Tanh => activate_all(z, bias, &mut y, d, |z| activate(Activation::Tanh, z)),
-            Activation::Sigmoid => {
-                activate_all(z, bias, &mut y, d, |z| activate(Activation::Sigmoid, z))
-            }
-            Activation::Relu => activate_all(z, bias, &mut y, d, |z| activate(Activation::Relu, z)),
-        }
-        for i in 0..h - 1 {
-            for j in 0..w - 1 {
-                // The window's top row (columns j, j + 1) and bottom row, each 2c values.
-                let top = &y[(i * w + j) * c..][..2 * c];
-                let bottom = &y[((i + 1) * w + j) * c..][..2 * c];
-                let o = (i * (w - 1) + j) * c;
-                let (p, a) = (&mut p[o..o + c], &mut a[o..o + c]);
-                let corners = top[..c]
-                    .iter()
-                    .zip(&top[c..])
-                    .zip(bottom[..c].iter().zip(&bottom[c..]));
-                for ((p, a), ((&v0, &v1), (&v2, &v3))) in p.iter_mut().zip(a).zip(corners) {
-                    // A knock-out of the two rows, then the two winners, the later one
-                    // taking over only when strictly larger: the first maximum in
-                    // row-major order wins. Selects, not branches, so the channels vectorise
-                    // (the comparisons of random activations defeat a branch predictor).
-                    let (m01, i01) = if v1 > v0 { (v1, 1u8) } else { (v0, 0) };
-                    let (m23, i23) = if v3 > v2 { (v3, 3u8) } else { (v2, 2) };
-                    (*p, *a) = if m23 > m01 { (m23, i23) } else { (m01, i01) };
-                }
-            }
-        }
+        pool_example(p, a, z, d, bias, act, shape)
     };
     let examples = pooled
         .par_chunks_mut(n_out)
@@ -278,6 +302,56 @@ pub(super) fn bias_act_pool<T: Real>(
     }
 }
 
+/// One example of [`bias_act_pool`]: activate into `y` (and its slopes into `d`), then pool
+/// `y`. Pixel by pixel, channels innermost, so that the loops run over plain slices the compiler
+/// can vectorise: compiled once per instruction set and chosen at run time (`multiversion`),
+/// since a release build otherwise targets baseline x86-64 (SSE2, 4 lanes) where this machine
+/// kind has AVX-512 (16: one conv1 pixel's channels). The arithmetic is the same in every
+/// version (no fused multiply-adds), so are the results.
+#[multiversion(targets("x86_64+avx512f+avx512bw+avx512vl", "x86_64+avx2+fma"))]
+fn pool_example<T: Real>(
+    p: &mut [T],
+    a: &mut [u8],
+    z: &[T],
+    d: Option<&mut [T]>,
+    bias: &[T],
+    act: Activation,
+    shape: Nhwc,
+) {
+    let Nhwc { h, w, c, .. } = shape;
+    let n_in = shape.per_example();
+    let mut y = vec![T::default(); n_in];
+    match act {
+        Activation::Tanh => activate_all(z, bias, &mut y, d, |z| activate(Activation::Tanh, z)),
+        Activation::Sigmoid => {
+            activate_all(z, bias, &mut y, d, |z| activate(Activation::Sigmoid, z))
+        }
+        Activation::Relu => activate_all(z, bias, &mut y, d, |z| activate(Activation::Relu, z)),
+    }
+    for i in 0..h - 1 {
+        for j in 0..w - 1 {
+            // The window's top row (columns j, j + 1) and bottom row, each 2c values.
+            let top = &y[(i * w + j) * c..][..2 * c];
+            let bottom = &y[((i + 1) * w + j) * c..][..2 * c];
+            let o = (i * (w - 1) + j) * c;
+            let (p, a) = (&mut p[o..o + c], &mut a[o..o + c]);
+            let corners = top[..c]
+                .iter()
+                .zip(&top[c..])
+                .zip(bottom[..c].iter().zip(&bottom[c..]));
+            for ((p, a), ((&v0, &v1), (&v2, &v3))) in p.iter_mut().zip(a).zip(corners) {
+                // A knock-out of the two rows, then the two winners, the later one
+                // taking over only when strictly larger: the first maximum in
+                // row-major order wins. Selects, not branches, so the channels vectorise
+                // (the comparisons of random activations defeat a branch predictor).
+                let (m01, i01) = if v1 > v0 { (v1, 1u8) } else { (v0, 0) };
+                let (m23, i23) = if v3 > v2 { (v3, 3u8) } else { (v2, 2) };
+                (*p, *a) = if m23 > m01 { (m23, i23) } else { (m01, i01) };
+            }
+        }
+    }
+}
+
 /// The backward pass of [`bias_act_pool`]: each pooled value's gradient goes to its window's
 /// maximum (overlapping windows add up), then times `f'(z)`. Gives `∂L/∂z`, `shape`.
 ///
@@ -288,45 +362,49 @@ pub(super) fn pool_act_backward<T: Real>(
     derivative: &[T],
     shape: Nhwc,
 ) -> Vec<T> {
-    let Nhwc { h, w, c, .. } = shape;
     let (n_in, n_out) = (shape.per_example(), shape.pooled().per_example());
     let mut out = vec![T::default(); derivative.len()];
     out.par_chunks_mut(n_in)
         .zip(grad.par_chunks(n_out))
         .zip(argmax.par_chunks(n_out))
         .zip(derivative.par_chunks(n_in))
-        .for_each(|(((o, g), a), d)| {
-            // Input by input, each written once: the sum over the (up to) four windows that
-            // hold it, of the window's gradient where its maximum is this input. (Scattering
-            // window by window instead adds into every input four times, a chain of
-            // dependent stores that measured several times slower.)
-            let window = |i: usize, j: usize| {
-                let at = (i * (w - 1) + j) * c;
-                (&g[at..at + c], &a[at..at + c])
-            };
-            for r in 0..h {
-                for q in 0..w {
-                    // The windows holding (r, q), and which corner of each it is.
-                    let holding = [
-                        (r > 0 && q > 0).then(|| (window(r - 1, q - 1), 3u8)),
-                        (r > 0 && q < w - 1).then(|| (window(r - 1, q), 2)),
-                        (r < h - 1 && q > 0).then(|| (window(r, q - 1), 1)),
-                        (r < h - 1 && q < w - 1).then(|| (window(r, q), 0)),
-                    ];
-                    let at = (r * w + q) * c;
-                    let (o, d) = (&mut o[at..at + c], &d[at..at + c]);
-                    for ((g, a), corner) in holding.into_iter().flatten() {
-                        for ((o, &g), &a) in o.iter_mut().zip(g).zip(a) {
-                            *o = *o + if a == corner { g } else { T::default() };
-                        }
-                    }
-                    for (o, &d) in o.iter_mut().zip(d) {
-                        *o = *o * d;
-                    }
+        .for_each(|(((o, g), a), d)| unpool_example(o, g, a, d, shape));
+    out
+}
+
+/// One example of [`pool_act_backward`], compiled per instruction set as [`pool_example`].
+#[multiversion(targets("x86_64+avx512f+avx512bw+avx512vl", "x86_64+avx2+fma"))]
+fn unpool_example<T: Real>(o: &mut [T], g: &[T], a: &[u8], d: &[T], shape: Nhwc) {
+    let Nhwc { h, w, c, .. } = shape;
+    // Input by input, each written once: the sum over the (up to) four windows that
+    // hold it, of the window's gradient where its maximum is this input. (Scattering
+    // window by window instead adds into every input four times, a chain of
+    // dependent stores that measured several times slower.)
+    let window = |i: usize, j: usize| {
+        let at = (i * (w - 1) + j) * c;
+        (&g[at..at + c], &a[at..at + c])
+    };
+    for r in 0..h {
+        for q in 0..w {
+            // The windows holding (r, q), and which corner of each it is.
+            let holding = [
+                (r > 0 && q > 0).then(|| (window(r - 1, q - 1), 3u8)),
+                (r > 0 && q < w - 1).then(|| (window(r - 1, q), 2)),
+                (r < h - 1 && q > 0).then(|| (window(r, q - 1), 1)),
+                (r < h - 1 && q < w - 1).then(|| (window(r, q), 0)),
+            ];
+            let at = (r * w + q) * c;
+            let (o, d) = (&mut o[at..at + c], &d[at..at + c]);
+            for ((g, a), corner) in holding.into_iter().flatten() {
+                for ((o, &g), &a) in o.iter_mut().zip(g).zip(a) {
+                    *o = *o + if a == corner { g } else { T::default() };
                 }
             }
-        });
-    out
+            for (o, &d) in o.iter_mut().zip(d) {
+                *o = *o * d;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
