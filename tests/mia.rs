@@ -138,8 +138,12 @@ fn the_pinball_head_calibrates_each_alpha_without_a_shape_assumption() {
 /// `ppml run mia` on the vendored Fashion-MNIST slice; returns metrics.json.
 fn run_mia(args: &[&str]) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    ppml(dir.path())
+    run_mia_into(dir.path(), &dir.path().join("out"), args)
+}
+
+/// [`run_mia`], writing into `out`.
+fn run_mia_into(dir: &std::path::Path, out: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    ppml(dir)
         .args([
             "run",
             "mia",
@@ -148,7 +152,7 @@ fn run_mia(args: &[&str]) -> serde_json::Value {
             "fashion-mnist",
             "--out",
         ])
-        .arg(&out)
+        .arg(out)
         .arg("--data-dir")
         .arg(fixtures())
         .args(args)
@@ -156,7 +160,7 @@ fn run_mia(args: &[&str]) -> serde_json::Value {
         .success();
     let png = std::fs::read(out.join("roc.png")).expect("roc.png written");
     assert_eq!(&png[1..4], b"PNG");
-    metrics(&out)
+    metrics(out)
 }
 
 fn tpr_at(attack: &serde_json::Value, i: usize) -> f64 {
@@ -298,6 +302,74 @@ fn bad_mia_input_exits_2_without_output() {
         let args = with(extra);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         rejects_run("mia", &args, expect);
+    }
+}
+
+/// The values of a one-dimensional `.npy` file whose type is `descr`, as raw little-endian
+/// bytes: NumPy's format 1.0, read independently of ppml's writer.
+fn npy_values(path: &std::path::Path, descr: &str) -> Vec<u8> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00", "{}", path.display());
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+    assert!(header.contains(&format!("'descr': '{descr}'")), "{header}");
+    assert!(header.contains("'fortran_order': False"), "{header}");
+    bytes[10 + header_len..].to_vec()
+}
+
+/// The AUC as the Mann-Whitney statistic: the chance that a member outscores a non-member,
+/// ties counting half. Written from the definition, not from ppml's ROC code.
+fn mann_whitney_auc(scores: &[f64], is_member: &[bool]) -> f64 {
+    let (mut wins, mut pairs) = (0.0, 0.0);
+    for (&s, _) in scores.iter().zip(is_member).filter(|(_, m)| **m) {
+        for (&t, _) in scores.iter().zip(is_member).filter(|(_, m)| !**m) {
+            wins += if s > t {
+                1.0
+            } else if s == t {
+                0.5
+            } else {
+                0.0
+            };
+            pairs += 1.0;
+        }
+    }
+    wins / pairs
+}
+
+#[test]
+fn the_raw_scores_and_membership_give_back_the_reported_auc() {
+    // What a researcher checking ppml with their own tools would do: read the arrays, recompute.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let m = run_mia_into(
+        dir.path(),
+        &out,
+        &["--quick", "--shadows", "1", "--bootstrap", "20"],
+    );
+    let is_member: Vec<bool> = npy_values(&out.join("is_member.npy"), "|b1")
+        .into_iter()
+        .map(|b| b == 1)
+        .collect();
+    let members = is_member.iter().filter(|&&b| b).count();
+    assert_eq!(members as u64, m["data"]["members"].as_u64().unwrap());
+    assert_eq!(
+        (is_member.len() - members) as u64,
+        m["data"]["non_members"].as_u64().unwrap()
+    );
+    let attacks: Vec<&serde_json::Value> = std::iter::once(&m["attack"])
+        .chain(m["baselines"].as_array().unwrap())
+        .collect();
+    assert_eq!(attacks.len(), 4, "quantile, threshold, loss and LiRA");
+    for attack in attacks {
+        let name = attack["name"].as_str().unwrap();
+        let scores: Vec<f64> = npy_values(&out.join(format!("scores-{name}.npy")), "<f8")
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+        assert_eq!(scores.len(), is_member.len(), "{name}");
+        let auc = mann_whitney_auc(&scores, &is_member);
+        let reported = attack["auc"]["estimate"].as_f64().unwrap();
+        assert!((auc - reported).abs() < 1e-9, "{name}: {auc} vs {reported}");
     }
 }
 

@@ -74,6 +74,13 @@ fn precisions(tp: usize, fp: usize, tpr: f64, fpr: f64) -> (Option<f64>, Option<
     (at_prior, flagged)
 }
 
+/// Which candidates were members, for the run's raw arrays (`is_member.npy`): written beside
+/// the attacks' scores once the attack is over, so that another tool can recompute every
+/// figure. Measurement output, like the figures themselves.
+pub fn membership_for_export(is_member: &Truth<Vec<bool>>) -> &[bool] {
+    is_member.unseal()
+}
+
 /// Measures `attack` against the sealed truth of which candidates were members (only
 /// measurement code opens it). `resamples` bootstrap resamples
 /// give the 95% intervals.
