@@ -62,6 +62,7 @@ impl Progress {
         }
         let log = (self.mode == Mode::Lines).then(|| {
             Mutex::new(LineLog {
+                label: msg.to_string(),
                 msg: msg.to_string(),
                 prefix: String::new(),
                 unit: unit.to_string(),
@@ -110,6 +111,9 @@ pub struct Bar {
 /// What a plain line says, and when the next one is due.
 #[derive(Debug)]
 struct LineLog {
+    /// What the loop is (the bar's first message): kept in every line.
+    label: String,
+    /// Where it is (the bar's latest message, such as the epoch).
     msg: String,
     prefix: String,
     unit: String,
@@ -123,14 +127,19 @@ struct LineLog {
 }
 
 impl LineLog {
-    /// `[   12.3 s] training epoch 3/40: 1200/4800 steps (25%), test acc 80.12%`
+    /// `[   12.3 s] training (epoch 3/40): 1200/4800 steps (25%), test acc 80.12%`
     fn line(&mut self) -> String {
+        let what = if self.msg == self.label {
+            self.label.clone()
+        } else {
+            format!("{} ({})", self.label, self.msg)
+        };
         self.logged = self.pos;
         let elapsed = self.started.elapsed().as_secs_f64();
         let percent = 100.0 * self.pos as f64 / self.len.max(1) as f64;
         let mut line = format!(
-            "[{elapsed:>9.1} s] {}: {}/{} {} ({percent:.0}%)",
-            self.msg, self.pos, self.len, self.unit
+            "[{elapsed:>9.1} s] {what}: {}/{} {} ({percent:.0}%)",
+            self.pos, self.len, self.unit
         );
         if !self.prefix.is_empty() {
             line.push_str(", ");
@@ -161,11 +170,13 @@ impl Bar {
         });
     }
 
-    /// The label before the bar (for example the epoch); no line of its own.
+    /// The label before the bar (for example the epoch); no line of its own. A log forgets
+    /// the figure of the previous stage (the last epoch's accuracy) with it.
     pub fn set_message(&self, msg: impl Into<String>) {
         let msg = msg.into();
         self.log(|log| {
             log.msg.clone_from(&msg);
+            log.prefix.clear();
             false
         });
         self.bar.set_message(msg);
@@ -235,7 +246,7 @@ mod tests {
         let mut log = bar.log.as_ref().unwrap().lock().unwrap();
         let line = log.line();
         assert!(
-            line.ends_with("] epoch 3/40: 1200/4800 steps (25%), test acc 80.12%"),
+            line.ends_with("] training (epoch 3/40): 1200/4800 steps (25%), test acc 80.12%"),
             "{line}"
         );
     }
