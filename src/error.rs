@@ -20,6 +20,9 @@ pub enum Error {
     /// A results folder or Markdown file that `ppml report` cannot use.
     #[error(transparent)]
     Table(#[from] crate::report::table::TableError),
+    /// A sweep grid that cannot be expanded.
+    #[error(transparent)]
+    Sweep(#[from] crate::experiments::sweep::SweepError),
     /// `ppml report --check`: the Markdown file's table is not what the results give.
     #[error("{0}")]
     Stale(String),
@@ -56,6 +59,7 @@ impl Error {
             | Error::Config(_)
             | Error::Privacy(_)
             | Error::Table(_)
+            | Error::Sweep(_)
             | Error::SecAgg(_) => 2,
             Error::Leakage(e) if e.is_bad_setting() => 2,
             Error::Report(_)

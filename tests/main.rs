@@ -17,4 +17,5 @@ mod mia_metrics;
 mod privacy;
 mod report;
 mod secagg;
+mod sweep;
 mod train;

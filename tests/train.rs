@@ -208,6 +208,15 @@ fn every_config_in_experiments_is_valid() {
                 "{name}"
             );
             checked += 1;
+        } else if name.starts_with("sweep-") {
+            // A sweep grid, not a run's config: it expands (its configs are checked above),
+            // one run per block and grid value (tests run in the repository root, where the
+            // grid's config paths start).
+            use ppml::experiments::sweep::{expand, load_grid};
+            let grid = load_grid(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let jobs = expand(&grid).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(jobs.len() >= grid.blocks.len(), "{name}");
+            checked += 1;
         } else if path.extension().is_some_and(|e| e == "toml") {
             let config = valid(&path, load::<Train>(Some(&path), false));
             valid(&path, config.validate());

@@ -45,6 +45,9 @@ pub enum Command {
     Accountant(AccountantArgs),
     /// Build the results table from a folder of metrics.json files.
     Report(ReportArgs),
+    /// Run a grid of experiments (configs × config values × seeds), skipping finished runs;
+    /// or print its runs as command lines for GNU parallel or a Slurm job array.
+    Sweep(SweepArgs),
     /// Measure speed (figures for the README's speed table).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -177,6 +180,30 @@ pub struct ReportArgs {
     /// With --markdown: change nothing, fail (exit 1) if the file's table is out of date.
     #[arg(long, requires = "markdown")]
     pub check: bool,
+}
+
+/// `ppml sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The grid file (TOML; see the README's "Sweeps" section).
+    pub grid: PathBuf,
+    /// Runs at a time, each its own `ppml run` process.
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Add --quick to every run (seconds per run: CI, a first look); the runs then go to
+    /// <out>-quick unless --out says otherwise, never over the full runs.
+    #[arg(long)]
+    pub quick: bool,
+    /// Folder for the runs instead of the grid's `out`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write the runs' configs, print one `ppml run …` line per run still to do, run nothing.
+    #[arg(long, conflicts_with = "emit_slurm")]
+    pub emit_jobs: bool,
+    /// Write the runs' configs and an `sbatch --array` script here whose task i runs line i of
+    /// <out>/.sweep/jobs.txt; run nothing.
+    #[arg(long)]
+    pub emit_slurm: Option<PathBuf>,
 }
 
 /// `ppml accountant`.

@@ -23,6 +23,7 @@ fn warn_all(warnings: &[String]) {
 }
 
 mod bench;
+mod sweep;
 
 /// Runs the parsed command.
 pub fn dispatch(cli: Cli) -> Result<()> {
@@ -40,6 +41,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Run(RunCommand::Audit(args)) => run_experiment(*args, progress),
         Command::Accountant(args) => accountant(&args),
         Command::Report(args) => report(&args),
+        Command::Sweep(args) => sweep::sweep(&args, progress),
         Command::Data(DataCommand::Fetch {
             name,
             data_dir,

@@ -12,6 +12,7 @@ pub mod gradient_inversion;
 pub mod groups;
 pub mod mia;
 pub mod provenance;
+pub mod sweep;
 pub mod train;
 
 pub use context::{DataSummary, ResultHeader, RunContext, RunOptions, RunSpec, chance_warning};

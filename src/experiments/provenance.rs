@@ -28,6 +28,9 @@ pub struct Provenance {
     pub git_commit: Option<&'static str>,
     /// Whether tracked files had uncommitted changes when it was built (`null` likewise).
     pub git_dirty: Option<bool>,
+    /// The config file named by `--config`, with its checksum (`null` without one): what
+    /// `ppml sweep` compares to tell a finished run from a changed one.
+    pub config_file: Option<DataFile>,
     /// The data files read, with their checksums.
     pub data_files: Vec<DataFile>,
 }
@@ -35,13 +38,34 @@ pub struct Provenance {
 impl Provenance {
     /// This process's command line and build, with no data files yet.
     pub fn of_this_process() -> Self {
+        let command: Vec<String> = std::env::args().collect();
+        let config = command
+            .iter()
+            .position(|a| a == "--config")
+            .and_then(|i| command.get(i + 1))
+            .cloned()
+            .or_else(|| {
+                command
+                    .iter()
+                    .find_map(|a| a.strip_prefix("--config=").map(String::from))
+            });
         Self {
-            command: std::env::args().collect(),
+            // An unreadable config stops the run before it writes anything; no checksum then.
+            config_file: config.and_then(|c| file_sha256(Path::new(&c)).ok()),
+            command,
             git_commit: option_env!("PPML_GIT_COMMIT"),
             git_dirty: option_env!("PPML_GIT_DIRTY").map(|d| d == "true"),
             data_files: Vec::new(),
         }
     }
+}
+
+/// sha256 of `bytes`, as 64 lowercase hex digits.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// sha256 of the file at `path`, streamed.
