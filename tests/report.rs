@@ -56,6 +56,34 @@ fn report_writes_the_table_into_the_markdown_and_check_detects_staleness() {
         "{text}"
     );
     check(0);
+
+    // A truncated metrics.json and another tool's are skipped by path, and the rest tabulated.
+    let good = std::fs::read_to_string(results.join("mlp-quick/metrics.json")).unwrap();
+    std::fs::create_dir_all(results.join("truncated")).unwrap();
+    std::fs::write(
+        results.join("truncated/metrics.json"),
+        &good[..good.len() / 2],
+    )
+    .unwrap();
+    std::fs::create_dir_all(results.join("foreign")).unwrap();
+    std::fs::write(results.join("foreign/metrics.json"), r#"{"accuracy": 0.9}"#).unwrap();
+    let assert = ppml(dir.path())
+        .arg("report")
+        .arg(&results)
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(stdout.contains("`mlp-quick` (quick)"), "{stdout}");
+    for bad in ["truncated", "foreign"] {
+        let path = results.join(bad).join("metrics.json");
+        assert!(
+            stderr.contains(&format!("skipped: {}", path.display())),
+            "{bad}: {stderr}"
+        );
+        assert!(!stdout.contains(bad), "{stdout}");
+    }
+    check(0);
 }
 
 #[test]

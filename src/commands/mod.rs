@@ -81,7 +81,10 @@ pub fn dispatch(cli: Cli) -> Result<()> {
 /// `ppml report`: print the results table, or splice it into a Markdown file (or check that
 /// the file is up to date).
 fn report(args: &ReportArgs) -> Result<()> {
-    let runs = table::collect_runs(&args.results)?;
+    let (runs, skipped) = table::collect_runs(&args.results)?;
+    for file in &skipped {
+        eprintln!("warning: skipped: {file}");
+    }
     let markdown = table::markdown(&runs);
     let Some(file) = &args.markdown else {
         say_raw!(markdown);

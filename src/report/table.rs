@@ -40,40 +40,50 @@ pub struct Run {
     pub metrics: Value,
 }
 
-/// Every `metrics.json` below `dir` (any depth), sorted by folder.
-pub fn collect_runs(dir: &Path) -> Result<Vec<Run>, TableError> {
+/// Every `metrics.json` below `dir` (any depth), sorted by folder, and the files that were
+/// skipped with why: one that cannot be read, is not JSON (a run killed mid-write by hand, a
+/// truncated copy) or is not a ppml result (another tool's `metrics.json`) does not stop the
+/// others from being tabulated. No result at all is an error.
+pub fn collect_runs(dir: &Path) -> Result<(Vec<Run>, Vec<TableError>), TableError> {
     let mut files = Vec::new();
     walk(dir, &mut files)?;
     files.sort();
-    let mut runs = Vec::new();
+    let (mut runs, mut skipped) = (Vec::new(), Vec::new());
     for path in files {
-        let read = |source| TableError::Read {
-            path: path.clone(),
-            source,
-        };
-        let text = std::fs::read_to_string(&path).map_err(read)?;
-        let metrics: Value = serde_json::from_str(&text).map_err(|e| TableError::NotMetrics {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        if metrics.get("experiment").and_then(Value::as_str).is_none() {
-            return Err(TableError::NotMetrics {
-                path,
-                reason: "no \"experiment\" field".into(),
-            });
+        match read_run(dir, &path) {
+            Ok(run) => runs.push(run),
+            Err(e) => skipped.push(e),
         }
-        let folder = path.parent().unwrap_or(dir);
-        let name = folder
-            .strip_prefix(dir)
-            .unwrap_or(folder)
-            .display()
-            .to_string();
-        runs.push(Run { name, metrics });
     }
     if runs.is_empty() {
         return Err(TableError::Empty(dir.to_path_buf()));
     }
-    Ok(runs)
+    Ok((runs, skipped))
+}
+
+/// One `metrics.json` as a [`Run`] named by its folder relative to `dir`.
+fn read_run(dir: &Path, path: &Path) -> Result<Run, TableError> {
+    let text = std::fs::read_to_string(path).map_err(|source| TableError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let metrics: Value = serde_json::from_str(&text).map_err(|e| TableError::NotMetrics {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    if metrics.get("experiment").and_then(Value::as_str).is_none() {
+        return Err(TableError::NotMetrics {
+            path: path.to_path_buf(),
+            reason: "no \"experiment\" field".into(),
+        });
+    }
+    let folder = path.parent().unwrap_or(dir);
+    let name = folder
+        .strip_prefix(dir)
+        .unwrap_or(folder)
+        .display()
+        .to_string();
+    Ok(Run { name, metrics })
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), TableError> {
