@@ -65,15 +65,29 @@ pub type MovedKey = (&'static str, &'static str);
 /// that is now a table of the same name (`model`, now `[model]`) counts only when its value is
 /// not a table.
 pub fn load_config<T: DeserializeOwned>(path: &Path, moved: &[MovedKey]) -> Result<T, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    parse_config(&read_config(path)?, path, moved)
+}
+
+/// The text of the config file at `path`.
+pub fn read_config(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
+    })
+}
+
+/// [`load_config`] of a config's text (`path` names it in errors): what `ppml sweep` checks
+/// its runs' configs with before writing them.
+pub fn parse_config<T: DeserializeOwned>(
+    text: &str,
+    path: &Path,
+    moved: &[MovedKey],
+) -> Result<T, ConfigError> {
     let parse_error = |e: toml::de::Error| ConfigError::Parse {
         path: path.to_path_buf(),
         message: e.message().to_string(),
     };
-    let table: toml::Table = toml::from_str(&text).map_err(parse_error)?;
+    let table: toml::Table = toml::from_str(text).map_err(parse_error)?;
     let old: Vec<String> = moved
         .iter()
         .filter(|(key, new)| match lookup(&table, key) {
@@ -90,7 +104,7 @@ pub fn load_config<T: DeserializeOwned>(path: &Path, moved: &[MovedKey]) -> Resu
             moved: old,
         });
     }
-    toml::from_str(&text).map_err(parse_error)
+    toml::from_str(text).map_err(parse_error)
 }
 
 /// The value at a dotted `key` of `table` (`"quantile.model"`), if any.

@@ -23,6 +23,9 @@ pub enum Error {
     /// A sweep grid that cannot be expanded.
     #[error(transparent)]
     Sweep(#[from] crate::experiments::sweep::SweepError),
+    /// `ppml sweep`: runs that failed (their logs named), or that could not be started.
+    #[error("{0}")]
+    SweepRuns(String),
     /// `ppml report --check`: the Markdown file's table is not what the results give.
     #[error("{0}")]
     Stale(String),
@@ -64,6 +67,7 @@ impl Error {
             Error::Leakage(e) if e.is_bad_setting() => 2,
             Error::Report(_)
             | Error::Stale(_)
+            | Error::SweepRuns(_)
             | Error::Metric(_)
             | Error::Leakage(_)
             | Error::AboveCeiling(_)

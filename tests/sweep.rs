@@ -48,6 +48,14 @@ fn a_finished_run_is_skipped_and_a_changed_one_rerun() {
     let run = dir.path().join("out/base-epochs-1-seed0");
     let first = metrics(&run);
     assert_eq!(first["config"]["train"]["epochs"], 1);
+    // The run records the config it read: the file the sweep wrote, by path and checksum.
+    let config = dir
+        .path()
+        .join("out/.sweep/configs/base-epochs-1-seed0.toml");
+    let recorded = &first["provenance"]["config_file"];
+    let on_disk = ppml::experiments::provenance::file_sha256(&config).unwrap();
+    assert_eq!(recorded["sha256"], on_disk.sha256.as_str());
+    assert_eq!(recorded["path"], config.display().to_string().as_str());
 
     let (code, _, err) = sweep(dir.path(), &[grid]);
     assert_eq!(code, 0, "{err}");
@@ -65,7 +73,8 @@ fn a_finished_run_is_skipped_and_a_changed_one_rerun() {
     let (code, _, err) = sweep(dir.path(), &[grid]);
     assert_eq!(code, 0, "{err}");
     assert!(
-        err.contains("1 runs, 0 finished already, 1 to run"),
+        err.contains("1 runs, 0 finished already, 1 to run")
+            && err.contains("base-epochs-1-seed0 runs again: its config changed"),
         "{err}"
     );
     assert_eq!(metrics(&run)["config"]["model"]["mlp_hidden"][0], 32);

@@ -202,10 +202,12 @@ fn accountant(args: &AccountantArgs) -> Result<()> {
 /// defaults, the flags on top, the run, then its warnings and summary.
 fn run_experiment<A: ExperimentArgs>(args: A, progress: Progress) -> Result<()> {
     let name = <A::Experiment as Experiment>::NAME;
-    let options = run_options(args.common(), name, progress);
+    let mut options = run_options(args.common(), name, progress);
     let out = options.out.join(METRICS);
     let path = args.common().config.clone();
-    let mut config = experiments::load::<A::Experiment>(path.as_deref(), args.asks_for_dp())?;
+    let (mut config, config_file) =
+        experiments::load_with_file::<A::Experiment>(path.as_deref(), args.asks_for_dp())?;
+    options.config_file = config_file;
     args.apply(&mut config)?;
     let report = experiments::launch::<A::Experiment>(config, options)?;
     warn_all(<A::Experiment as Experiment>::warnings(&report));
@@ -225,6 +227,7 @@ fn run_options(common: &CommonArgs, experiment: &str, progress: Progress) -> Run
             .unwrap_or_else(|| PathBuf::from("runs").join(experiment)),
         offline: common.offline,
         progress,
+        config_file: None,
     }
 }
 

@@ -8,7 +8,6 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use ppml::config::ConfigError;
-use ppml::experiments::Experiment;
 use ppml::experiments::audit::Audit;
 use ppml::experiments::federated::Federated;
 use ppml::experiments::global_model_attack::GlobalModelAttack;
@@ -16,39 +15,33 @@ use ppml::experiments::gradient_inversion::GradientInversion;
 use ppml::experiments::mia::Mia;
 use ppml::experiments::sweep::{self, Job, Status, SweepError};
 use ppml::experiments::train::Train;
+use ppml::experiments::{self, Experiment};
 use ppml::progress::Progress;
+use ppml::report::METRICS;
 use ppml::{Error, Result};
 
 use crate::cli::SweepArgs;
 
-/// Checks `text` as experiment `E` reads a config: every key known, every value of its type.
-fn check_as<E: Experiment>(text: &str) -> std::result::Result<(), String> {
-    toml::from_str::<E::Config>(text)
-        .map(|_| ())
-        .map_err(|e| e.message().to_string())
-}
-
-/// Refuses a run whose experiment is unknown or whose config its experiment would refuse.
+/// Refuses a run whose experiment is unknown or whose config its experiment would refuse,
+/// checked exactly as `ppml run` will read it (`experiments::parse`), before anything is written.
 fn check(job: &Job) -> Result<()> {
-    let checked = match job.experiment.as_str() {
-        Train::NAME => check_as::<Train>(&job.config_text),
-        Federated::NAME => check_as::<Federated>(&job.config_text),
-        Mia::NAME => check_as::<Mia>(&job.config_text),
-        GradientInversion::NAME => check_as::<GradientInversion>(&job.config_text),
-        GlobalModelAttack::NAME => check_as::<GlobalModelAttack>(&job.config_text),
-        Audit::NAME => check_as::<Audit>(&job.config_text),
-        other => Err(format!(
-            "unknown experiment {other:?} (train, federated, mia, gradient-inversion, \
-             global-model-attack, audit)"
-        )),
-    };
-    checked.map_err(|message| {
-        SweepError::Config {
+    let (text, path) = (&job.config_text, job.config_path.as_path());
+    match job.experiment.as_str() {
+        Train::NAME => experiments::parse::<Train>(text, path).map(drop),
+        Federated::NAME => experiments::parse::<Federated>(text, path).map(drop),
+        Mia::NAME => experiments::parse::<Mia>(text, path).map(drop),
+        GradientInversion::NAME => experiments::parse::<GradientInversion>(text, path).map(drop),
+        GlobalModelAttack::NAME => experiments::parse::<GlobalModelAttack>(text, path).map(drop),
+        Audit::NAME => experiments::parse::<Audit>(text, path).map(drop),
+        other => Err(SweepError::Config {
             name: job.name.clone(),
-            message,
+            message: format!(
+                "unknown experiment {other:?} (train, federated, mia, gradient-inversion, \
+                 global-model-attack, audit)"
+            ),
         }
-        .into()
-    })
+        .into()),
+    }
 }
 
 /// `ppml sweep GRID`.
@@ -71,15 +64,27 @@ pub fn sweep(args: &SweepArgs, progress: Progress) -> Result<()> {
         check(job)?;
     }
     sweep::write_configs(&jobs)?;
-    let (done, pending): (Vec<&Job>, Vec<&Job>) =
-        jobs.iter().partition(|j| j.status() == Status::Done);
+    let mut pending: Vec<&Job> = Vec::new();
+    let mut reruns = Vec::new();
+    for job in &jobs {
+        if let Status::Pending(why) = job.status() {
+            // A run whose folder holds results that are not this run's: said, never silent.
+            if job.out.join(METRICS).exists() {
+                reruns.push(format!("  {} runs again: {why}", job.name));
+            }
+            pending.push(job);
+        }
+    }
     eprintln!(
         "sweep {}: {} runs, {} finished already, {} to run",
         args.grid.display(),
         jobs.len(),
-        done.len(),
+        jobs.len() - pending.len(),
         pending.len()
     );
+    for line in &reruns {
+        eprintln!("{line}");
+    }
     if args.emit_jobs {
         for job in &pending {
             println!("{}", job.command_line());
@@ -144,7 +149,8 @@ fn emit_slurm(out: &Path, pending: &[&Job], script: &Path) -> Result<()> {
 /// Runs the jobs, `parallel` child processes at a time, each logging to
 /// `<out>/.sweep/logs/<name>.log`, under one progress bar; fails if any run failed.
 fn run_all(pending: &[&Job], parallel: usize, progress: Progress) -> Result<()> {
-    let exe = std::env::current_exe().map_err(|e| Error::Backend(e.to_string()))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::SweepRuns(format!("cannot find the ppml binary to run: {e}")))?;
     let started = Instant::now();
     let bar = progress.items(pending.len() as u64, "runs", "sweep");
     let queue = Mutex::new(pending.iter());
@@ -189,7 +195,7 @@ fn run_all(pending: &[&Job], parallel: usize, progress: Progress) -> Result<()> 
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(Error::Stale(format!(
+        Err(Error::SweepRuns(format!(
             "{} sweep runs failed:\n  {}",
             failed.len(),
             failed.join("\n  ")
@@ -199,19 +205,13 @@ fn run_all(pending: &[&Job], parallel: usize, progress: Progress) -> Result<()> 
 
 /// One run as a child process, its output in its log file.
 fn run_one(exe: &Path, job: &Job) -> std::result::Result<(), String> {
-    let logs = job
-        .config_path
-        .parent()
-        .and_then(Path::parent)
-        .map(|sweep| sweep.join("logs"))
-        .unwrap_or_default();
-    let log_path = logs.join(format!("{}.log", job.name));
-    let log = std::fs::create_dir_all(&logs)
-        .and_then(|()| std::fs::File::create(&log_path))
-        .map_err(|e| format!("cannot write {}: {e}", log_path.display()))?;
-    let err = log
-        .try_clone()
-        .map_err(|e| format!("cannot write {}: {e}", log_path.display()))?;
+    let log_path = &job.log;
+    let cannot_write = |e: std::io::Error| format!("cannot write {}: {e}", log_path.display());
+    if let Some(logs) = log_path.parent() {
+        std::fs::create_dir_all(logs).map_err(cannot_write)?;
+    }
+    let log = std::fs::File::create(log_path).map_err(cannot_write)?;
+    let err = log.try_clone().map_err(cannot_write)?;
     let status = Command::new(exe)
         .args(job.args())
         .stdin(Stdio::null())

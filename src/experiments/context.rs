@@ -50,6 +50,9 @@ pub struct RunOptions {
     pub offline: bool,
     /// Progress bars on stderr or hidden.
     pub progress: Progress,
+    /// The config file the run's config was read from, with the sha256 of the text read
+    /// (`provenance.config_file`; `None`: the built-in defaults).
+    pub config_file: Option<DataFile>,
 }
 
 /// The live state of a run.
@@ -92,6 +95,7 @@ impl RunContext {
     ) -> ResultHeader {
         let mut header = ResultHeader::new(experiment, dataset, run.seed, run.quick);
         header.provenance.data_files = self.data_files.clone();
+        header.provenance.config_file = self.options.config_file.clone();
         header
     }
 

@@ -7,9 +7,10 @@ use std::path::Path;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::provenance::{DataFile, sha256_hex};
 use super::{RunContext, RunOptions, RunSpec};
 use crate::Result;
-use crate::config::{MovedKey, load_config};
+use crate::config::{MovedKey, parse_config, read_config};
 
 /// One `ppml run` experiment.
 pub trait Experiment {
@@ -36,10 +37,29 @@ pub trait Experiment {
 
 /// The config of `E`: read from `path` (refusing the old flat layout), or the default.
 pub fn load<E: Experiment>(path: Option<&Path>, private: bool) -> Result<E::Config> {
-    match path {
-        Some(path) => Ok(load_config(path, &E::moved_keys())?),
-        None => Ok(E::default_config(private)),
-    }
+    Ok(load_with_file::<E>(path, private)?.0)
+}
+
+/// [`load`], with the path and sha256 of the text it parsed (for the results' provenance:
+/// hashed as read, so a file edited during a long run cannot be mistaken for its config).
+pub fn load_with_file<E: Experiment>(
+    path: Option<&Path>,
+    private: bool,
+) -> Result<(E::Config, Option<DataFile>)> {
+    let Some(path) = path else {
+        return Ok((E::default_config(private), None));
+    };
+    let text = read_config(path)?;
+    let file = DataFile {
+        path: path.display().to_string(),
+        sha256: sha256_hex(text.as_bytes()),
+    };
+    Ok((parse::<E>(&text, path)?, Some(file)))
+}
+
+/// A config of `E` from its text, checked as [`load`] checks a file (`path` names it in errors).
+pub fn parse<E: Experiment>(text: &str, path: &Path) -> Result<E::Config> {
+    Ok(parse_config(text, path, &E::moved_keys())?)
 }
 
 /// Runs `E` with `config`: seeds the run from its `[run]` table and opens its device.

@@ -18,5 +18,6 @@ pub mod train;
 pub use context::{DataSummary, ResultHeader, RunContext, RunOptions, RunSpec, chance_warning};
 pub use experiment::{
     Experiment, MODEL_KEYS, RUN_AND_DATA_KEYS, TRAIN_AND_PRIVACY_KEYS, launch, load,
+    load_with_file, parse,
 };
 pub use provenance::Provenance;

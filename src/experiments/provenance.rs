@@ -28,8 +28,8 @@ pub struct Provenance {
     pub git_commit: Option<&'static str>,
     /// Whether tracked files had uncommitted changes when it was built (`null` likewise).
     pub git_dirty: Option<bool>,
-    /// The config file named by `--config`, with its checksum (`null` without one): what
-    /// `ppml sweep` compares to tell a finished run from a changed one.
+    /// The config file the run read, with the checksum of the text it parsed (`null`: the
+    /// built-in defaults): what `ppml sweep` compares to tell a finished run from a changed one.
     pub config_file: Option<DataFile>,
     /// The data files read, with their checksums.
     pub data_files: Vec<DataFile>,
@@ -38,21 +38,9 @@ pub struct Provenance {
 impl Provenance {
     /// This process's command line and build, with no data files yet.
     pub fn of_this_process() -> Self {
-        let command: Vec<String> = std::env::args().collect();
-        let config = command
-            .iter()
-            .position(|a| a == "--config")
-            .and_then(|i| command.get(i + 1))
-            .cloned()
-            .or_else(|| {
-                command
-                    .iter()
-                    .find_map(|a| a.strip_prefix("--config=").map(String::from))
-            });
         Self {
-            // An unreadable config stops the run before it writes anything; no checksum then.
-            config_file: config.and_then(|c| file_sha256(Path::new(&c)).ok()),
-            command,
+            command: std::env::args().collect(),
+            config_file: None,
             git_commit: option_env!("PPML_GIT_COMMIT"),
             git_dirty: option_env!("PPML_GIT_DIRTY").map(|d| d == "true"),
             data_files: Vec::new(),
@@ -62,10 +50,12 @@ impl Provenance {
 
 /// sha256 of `bytes`, as 64 lowercase hex digits.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(bytes))
+}
+
+/// Bytes as lowercase hex digits.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// sha256 of the file at `path`, streamed.
@@ -84,9 +74,8 @@ pub fn file_sha256(path: &Path) -> Result<DataFile, DataError> {
         }
         hasher.update(&buf[..n]);
     }
-    let digest = hasher.finalize();
     Ok(DataFile {
         path: path.display().to_string(),
-        sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+        sha256: hex(&hasher.finalize()),
     })
 }

@@ -28,7 +28,7 @@ use crate::attacks::membership::{
 use crate::config::{ConfigError, MovedKey};
 use crate::data::Truth;
 use crate::metrics::ceiling_test::FALSE_ALARM_RATE;
-use crate::metrics::membership::{AttackMetrics, measure, membership_for_export};
+use crate::metrics::membership::{AttackMetrics, measure};
 use crate::privacy::DpReport;
 use crate::report::METRICS;
 use crate::runtime::Runtime;
@@ -36,6 +36,7 @@ use crate::train::dp::AuditBreak;
 use crate::train::{FitSpec, fit};
 use crate::{Error, Result};
 
+mod arrays;
 mod canaries;
 mod ceiling;
 mod config;
@@ -55,13 +56,6 @@ pub use report::{MiaData, MiaReport, MiaTiming, TargetReport};
 
 /// File name of the ROC plot.
 const PLOT: &str = "roc.png";
-/// Which candidates were members, in the candidates' order (NumPy bool array).
-const IS_MEMBER: &str = "is_member.npy";
-
-/// One attack's scores, in the candidates' order (NumPy f64 array; higher: more likely a member).
-fn scores_file(kind: AttackKind) -> String {
-    format!("scores-{}.npy", kind.as_str())
-}
 
 /// `ppml run mia`.
 pub struct Mia;
@@ -127,18 +121,6 @@ struct Scored {
     quantile_fit: FitSummary,
     quantile_seconds: f64,
     shadow_seconds: f64,
-}
-
-/// The attacks [`attack`] runs, in its order.
-fn attack_kinds(config: &MiaConfig) -> impl Iterator<Item = AttackKind> {
-    let lira = (config.shadows() > 0).then_some(AttackKind::Lira);
-    [
-        AttackKind::Quantile,
-        AttackKind::Threshold,
-        AttackKind::Loss,
-    ]
-    .into_iter()
-    .chain(lira)
 }
 
 /// Runs every attack on the attacker's view: quantile regression and the two global
@@ -289,8 +271,8 @@ pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
     config.validate()?;
     let config = config.resolve();
     config.validate()?;
-    let arrays: Vec<String> = attack_kinds(&config).map(scores_file).collect();
-    let mut files = vec![PLOT, METRICS, IS_MEMBER];
+    let arrays = arrays::file_names(&config);
+    let mut files = vec![PLOT, METRICS];
     files.extend(arrays.iter().map(String::as_str));
     let output = ctx.prepare_output(&files)?;
     let splits = ctx.load_dataset(config.data.dataset)?;
@@ -419,12 +401,9 @@ pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
     };
     let staged = output.stage()?;
     report.plot(&staged.path(PLOT), measured.curve.as_deref())?;
-    for (kind, scores) in &scored.scores {
-        let values = &scores.scores;
-        staged.write_npy(&scores_file(*kind), &[values.len()], values)?;
-    }
-    let truth = membership_for_export(&is_member);
-    staged.write_npy(IS_MEMBER, &[truth.len()], truth)?;
+    let ran = scored.scores.iter().map(|(k, _)| *k);
+    debug_assert!(ran.eq(arrays::attack_kinds(&report.config)), "as prepared");
+    arrays::write(&staged, &scored.scores, &is_member)?;
     staged.write_json(METRICS, &report)?;
     staged.commit()?;
     if !report.errors.is_empty() {

@@ -22,6 +22,8 @@ pub struct Job {
     pub config_path: PathBuf,
     /// Its output folder.
     pub out: PathBuf,
+    /// Where a local sweep writes its output (`<out>/.sweep/logs/<name>.log`).
+    pub log: PathBuf,
     /// Extra arguments (the grid's `args`).
     pub extra: Vec<String>,
 }
@@ -46,6 +48,8 @@ impl Job {
     pub fn command_line(&self) -> String {
         let args = self.args();
         let words = std::iter::once("ppml").chain(args.iter().map(String::as_str));
+        // `load_grid` refuses NUL bytes in `args`; the paths cannot hold one (writing the
+        // configs would have failed first).
         shlex::try_join(words).expect("arguments hold no NUL byte")
     }
 
@@ -136,12 +140,10 @@ pub fn expand(grid: &Grid) -> Result<Vec<Job>, SweepError> {
                     name: name.clone(),
                     message: e.to_string(),
                 })?;
+                let sweep = grid.out.join(".sweep");
                 jobs.push(Job {
-                    config_path: grid
-                        .out
-                        .join(".sweep")
-                        .join("configs")
-                        .join(format!("{name}.toml")),
+                    config_path: sweep.join("configs").join(format!("{name}.toml")),
+                    log: sweep.join("logs").join(format!("{name}.log")),
                     out: grid.out.join(&name),
                     name,
                     experiment: block.experiment.clone(),
@@ -211,17 +213,15 @@ fn value_name(value: &Toml) -> String {
 /// Writes every job's config file (creating the folders).
 pub fn write_configs(jobs: &[Job]) -> Result<(), SweepError> {
     for job in jobs {
-        let write = |path: &Path| {
-            let error = |source| SweepError::Write {
-                path: path.to_path_buf(),
-                source,
-            };
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(error)?;
-            }
-            std::fs::write(path, &job.config_text).map_err(error)
+        let path = &job.config_path;
+        let error = |source| SweepError::Write {
+            path: path.clone(),
+            source,
         };
-        write(&job.config_path)?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(error)?;
+        }
+        std::fs::write(path, &job.config_text).map_err(error)?;
     }
     Ok(())
 }

@@ -142,11 +142,17 @@ pub fn load_grid(path: &Path) -> Result<Grid, SweepError> {
 fn strings(path: &Path, value: Option<&Toml>, what: &str) -> Result<Vec<String>, SweepError> {
     match value {
         None => Ok(Vec::new()),
+        // A NUL byte could not reach a command line.
         Some(Toml::Array(a)) => a
             .iter()
-            .map(|s| s.as_str().map(String::from))
+            .map(|s| s.as_str().filter(|s| !s.contains('\0')).map(String::from))
             .collect::<Option<Vec<String>>>()
-            .ok_or_else(|| grid_error(path, format!("`{what}` must be a list of strings"))),
+            .ok_or_else(|| {
+                grid_error(
+                    path,
+                    format!("`{what}` must be a list of strings without NUL bytes"),
+                )
+            }),
         Some(_) => Err(grid_error(
             path,
             format!("`{what}` must be a list of strings"),
