@@ -86,8 +86,13 @@ pub fn sweep(args: &SweepArgs, progress: Progress) -> Result<()> {
         eprintln!("{line}");
     }
     if args.emit_jobs {
+        // A reader that stops early (`| head`) closes the pipe: not an error, and no panic.
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
         for job in &pending {
-            println!("{}", job.command_line());
+            if writeln!(stdout, "{}", job.command_line()).is_err() {
+                break;
+            }
         }
         return Ok(());
     }

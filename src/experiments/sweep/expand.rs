@@ -125,7 +125,7 @@ pub fn expand(grid: &Grid) -> Result<Vec<Job>, SweepError> {
             })
             .collect();
         for combination in combinations(&block.axes) {
-            for &seed in &grid.seeds {
+            for &seed in block.seeds.as_ref().unwrap_or(&grid.seeds) {
                 let mut config = base.clone();
                 let mut name = format!("{stem}{flags}");
                 for (key, value) in &combination {
@@ -271,6 +271,30 @@ mod tests {
         assert_eq!(
             jobs[0].out,
             dir.path().join("out/base-epsilon-1.5-epochs-5-seed0")
+        );
+    }
+
+    #[test]
+    fn a_block_with_its_own_seeds_runs_those_instead_of_the_grids() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("base.toml").display().to_string();
+        let grid = grid_in(
+            dir.path(),
+            &format!(
+                "[[runs]]\nexperiment = \"train\"\nconfig = {base:?}\nseeds = [4, 5, 6]\n\
+                 [[runs]]\nexperiment = \"mia\"\nconfig = {base:?}\n"
+            ),
+        );
+        let names: Vec<String> = expand(&grid).unwrap().into_iter().map(|j| j.name).collect();
+        assert_eq!(
+            names,
+            [
+                "base-seed4",
+                "base-seed5",
+                "base-seed6",
+                "base-seed0",
+                "base-seed1"
+            ]
         );
     }
 

@@ -15,6 +15,9 @@
 //! "privacy.epsilon" = [1.5, 3.0]
 //! ```
 //!
+//! A block may set its own `seeds = [...]` (a cheap run repeated over more seeds than the
+//! grid's expensive ones).
+//!
 //! Each run's config is the block's file with the grid's values set and `[run] seed`, written to
 //! `<out>/.sweep/configs/<name>.toml`; its command line is `ppml run <experiment> --config
 //! <that file> --out <out>/<name> --quiet` and the grid's `args`. A run is up to date when its
@@ -67,6 +70,8 @@ pub struct Block {
     /// Extra command-line arguments of this block's runs (a flag no config key sets, such as
     /// `--audit-break noise`), also named in their folders.
     pub args: Vec<String>,
+    /// This block's seeds, when it sets its own (else the grid's).
+    pub seeds: Option<Vec<u64>>,
 }
 
 /// A parsed grid file.
@@ -109,15 +114,7 @@ pub fn load_grid(path: &Path) -> Result<Grid, SweepError> {
         None => return Err(grid_error(path, "no `out` folder")),
         Some(_) => return Err(grid_error(path, "`out` must be a string")),
     };
-    let seeds = match table.get("seeds") {
-        None => vec![0],
-        Some(Toml::Array(a)) if !a.is_empty() => a
-            .iter()
-            .map(|s| s.as_integer().and_then(|s| u64::try_from(s).ok()))
-            .collect::<Option<Vec<u64>>>()
-            .ok_or_else(|| grid_error(path, "`seeds` must be non-negative integers"))?,
-        Some(_) => return Err(grid_error(path, "`seeds` must be a non-empty list")),
-    };
+    let seeds = seed_list(path, table.get("seeds"))?.unwrap_or_else(|| vec![0]);
     let args = strings(path, table.get("args"), "args")?;
     let blocks = match table.get("runs") {
         None => return Err(SweepError::Empty(path.to_path_buf())),
@@ -136,6 +133,20 @@ pub fn load_grid(path: &Path) -> Result<Grid, SweepError> {
         args,
         blocks,
     })
+}
+
+/// An optional non-empty list of seeds.
+fn seed_list(path: &Path, value: Option<&Toml>) -> Result<Option<Vec<u64>>, SweepError> {
+    match value {
+        None => Ok(None),
+        Some(Toml::Array(a)) if !a.is_empty() => a
+            .iter()
+            .map(|s| s.as_integer().and_then(|s| u64::try_from(s).ok()))
+            .collect::<Option<Vec<u64>>>()
+            .map(Some)
+            .ok_or_else(|| grid_error(path, "`seeds` must be non-negative integers")),
+        Some(_) => Err(grid_error(path, "`seeds` must be a non-empty list")),
+    }
 }
 
 /// An optional list of strings.
@@ -165,10 +176,10 @@ fn block(path: &Path, value: &Toml) -> Result<Block, SweepError> {
         .as_table()
         .ok_or_else(|| grid_error(path, "a [[runs]] entry must be a table"))?;
     for key in table.keys() {
-        if !["experiment", "config", "grid", "args"].contains(&key.as_str()) {
+        if !["experiment", "config", "grid", "args", "seeds"].contains(&key.as_str()) {
             return Err(grid_error(
                 path,
-                format!("unknown key {key:?} in [[runs]] (experiment, config, grid, args)"),
+                format!("unknown key {key:?} in [[runs]] (experiment, config, grid, args, seeds)"),
             ));
         }
     }
@@ -209,5 +220,6 @@ fn block(path: &Path, value: &Toml) -> Result<Block, SweepError> {
         config: PathBuf::from(config),
         axes,
         args: strings(path, table.get("args"), "[[runs]] args")?,
+        seeds: seed_list(path, table.get("seeds"))?,
     })
 }
