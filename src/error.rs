@@ -19,7 +19,7 @@ pub enum Error {
     Report(#[from] crate::report::ReportError),
     /// A results folder or Markdown file that `ppml report` cannot use.
     #[error(transparent)]
-    Table(#[from] crate::report::table::TableError),
+    Table(#[from] crate::report::runs::TableError),
     /// A sweep grid that cannot be expanded.
     #[error(transparent)]
     Sweep(#[from] crate::experiments::sweep::SweepError),

@@ -174,12 +174,18 @@ pub enum DataCommand {
 pub struct ReportArgs {
     /// Folder searched (at any depth) for metrics.json files.
     pub results: PathBuf,
-    /// Rewrite the table between the ppml report markers of this Markdown file.
+    /// Rewrite the generated blocks (`<!-- ppml report: TABLE -->` … `<!-- ppml report: end
+    /// -->`) of this Markdown file.
     #[arg(long)]
     pub markdown: Option<PathBuf>,
-    /// With --markdown: change nothing, fail (exit 1) if the file's table is out of date.
+    /// With --markdown: change nothing, fail (exit 1) if one of the file's tables is out of
+    /// date.
     #[arg(long, requires = "markdown")]
     pub check: bool,
+    /// Also draw the summary plots (accuracy and TPR against ε, ROC curves, leakage against
+    /// ε, recovered fraction against bins) as PNG files into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub plots: Option<PathBuf>,
 }
 
 /// `ppml sweep`.

@@ -7,7 +7,7 @@ use ppml::data::{self, DatasetName, DatasetReport, FileCheck};
 use ppml::experiments::{self, Experiment, RunOptions};
 use ppml::privacy::{self, Accountant, PrivacyError, PrivacySpent, SubsampledGaussian};
 use ppml::progress::Progress;
-use ppml::report::{METRICS, ReportError, table};
+use ppml::report::{METRICS, ReportError, tables};
 use ppml::{Error, Result};
 
 use crate::cli::{
@@ -78,48 +78,54 @@ pub fn dispatch(cli: Cli) -> Result<()> {
     }
 }
 
-/// `ppml report`: print the results table, or splice it into a Markdown file (or check that
-/// the file is up to date).
+/// `ppml report`: print every results table, or rewrite the generated blocks of a Markdown
+/// file (or check that they are up to date).
 fn report(args: &ReportArgs) -> Result<()> {
-    let (runs, skipped) = table::collect_runs(&args.results)?;
+    let (runs, skipped) = tables::collect_runs(&args.results)?;
     for file in &skipped {
         eprintln!("warning: skipped: {file}");
     }
-    let markdown = table::markdown(&runs);
+    if let Some(dir) = &args.plots {
+        let written = ppml::report::figures::write_figures(&runs, dir)?;
+        for file in &written.files {
+            say!("wrote {}", file.display());
+        }
+        for note in &written.skipped {
+            say!("no plot {note}");
+        }
+    }
     let Some(file) = &args.markdown else {
-        say_raw!(markdown);
+        if args.plots.is_some() {
+            return Ok(());
+        }
+        say_raw!(tables::Table::All.render(&runs.iter().collect::<Vec<_>>()));
         return Ok(());
     };
-    let read_error = |source| table::TableError::Read {
+    let read_error = |source| tables::TableError::Read {
         path: file.clone(),
         source,
     };
     let document = std::fs::read_to_string(file).map_err(read_error)?;
-    let updated = table::splice(&document, &markdown, file)?;
+    let (updated, blocks) = tables::splice(&document, file, |block| block.render(&runs))?;
+    let what = format!("{blocks} generated tables; {}", tables::summary(&runs));
     if args.check {
         if updated != document {
             return Err(Error::Stale(format!(
-                "the results table in {} is out of date: run `ppml report {} --markdown {}`",
+                "the results tables in {} are out of date: run `ppml report {} --markdown {}`",
                 file.display(),
                 args.results.display(),
                 file.display()
             )));
         }
-        say!(
-            "{}: results table up to date ({})",
-            file.display(),
-            table::summary(&runs)
-        );
+        say!("{}: up to date ({what})", file.display());
     } else if updated != document {
         std::fs::write(file, updated).map_err(|source| ReportError::Io {
             path: file.clone(),
             source,
         })?;
-        say!(
-            "{}: results table rewritten ({})",
-            file.display(),
-            table::summary(&runs)
-        );
+        say!("{}: rewritten ({what})", file.display());
+    } else {
+        say!("{}: already up to date ({what})", file.display());
     }
     Ok(())
 }

@@ -14,12 +14,14 @@ use super::ReportError;
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
 /// Curve colours, distinct for readers with the common colour-vision deficiencies (Okabe & Ito).
-pub(super) const COLORS: [RGBColor; 5] = [
+pub(super) const COLORS: [RGBColor; 7] = [
     RGBColor(213, 94, 0),
     RGBColor(0, 114, 178),
     RGBColor(0, 158, 115),
     RGBColor(230, 159, 0),
     RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(0, 0, 0),
 ];
 
 /// A named curve of `(fpr, tpr)` points.
