@@ -123,7 +123,11 @@ impl OutputDir {
             std::fs::remove_dir_all(&dir).map_err(io_error(&dir))?;
         }
         std::fs::create_dir(&dir).map_err(io_error(&dir))?;
-        Ok(Staged { output: self, dir })
+        Ok(Staged {
+            output: self,
+            dir,
+            retired: Vec::new(),
+        })
     }
 }
 
@@ -143,6 +147,8 @@ impl Drop for OutputDir {
 pub struct Staged {
     output: OutputDir,
     dir: PathBuf,
+    /// Files an older run left that this run does not write, removed by the commit.
+    retired: Vec<String>,
 }
 
 impl Staged {
@@ -198,6 +204,14 @@ impl Staged {
             .map_err(io_error(&self.output.out.join(name)))
     }
 
+    /// Marks `name`, a file this run does not write, for removal when it commits: an older
+    /// run's output that would otherwise sit beside this run's `metrics.json` as if it were
+    /// this run's (LiRA's scores after a rerun without shadows). Restored if the commit fails.
+    pub fn retire(&mut self, name: &str) {
+        debug_assert!(!self.output.files.iter().any(|f| f == name), "{name}");
+        self.retired.push(name.to_string());
+    }
+
     /// Moves the staged files into the output folder, `metrics.json` last; on any failure puts
     /// back what was there before and returns the error.
     pub fn commit(mut self) -> Result<(), ReportError> {
@@ -223,6 +237,16 @@ impl Staged {
         // Subfolders of the output folder this commit creates (a case's folder).
         let mut made = Vec::new();
         let result = (|| -> Result<(), ReportError> {
+            // Retired files go aside with the replaced ones and are deleted with them.
+            for name in &self.retired {
+                let target = out.join(name);
+                if target.is_file() {
+                    let aside = old.join(name);
+                    make_parent(&aside, None)?;
+                    std::fs::rename(&target, aside).map_err(io_error(&target))?;
+                    moved_aside.push(name.clone());
+                }
+            }
             for name in order.iter().rev() {
                 let target = out.join(name);
                 if target.exists() {
@@ -326,6 +350,35 @@ mod tests {
                 .unwrap()
                 .contains("r2")
         );
+    }
+
+    #[test]
+    fn a_retired_file_goes_with_the_commit_and_comes_back_when_it_fails() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let older = OutputDir::prepare(&out, &["scores-lira.npy", METRICS]).unwrap();
+        let staged = older.stage().unwrap();
+        std::fs::write(staged.path("scores-lira.npy"), "old").unwrap();
+        staged.write_json(METRICS, &"r1").unwrap();
+        staged.commit().unwrap();
+
+        // A failing rerun without LiRA: the older scores stay with the older metrics.
+        let dir = OutputDir::prepare(&out, &["model.bpk", METRICS]).unwrap();
+        let mut staged = dir.stage().unwrap();
+        std::fs::write(staged.path("model.bpk"), "m2").unwrap();
+        staged.retire("scores-lira.npy");
+        assert!(staged.commit().is_err()); // no metrics.json staged
+        assert_eq!(names(&out), ["metrics.json", "scores-lira.npy"]);
+
+        // A rerun that commits leaves only its own files.
+        let dir = OutputDir::prepare(&out, &["model.bpk", METRICS]).unwrap();
+        let mut staged = dir.stage().unwrap();
+        std::fs::write(staged.path("model.bpk"), "m3").unwrap();
+        staged.write_json(METRICS, &"r3").unwrap();
+        staged.retire("scores-lira.npy");
+        staged.retire("never-written.npy");
+        staged.commit().unwrap();
+        assert_eq!(names(&out), ["metrics.json", "model.bpk"]);
     }
 
     #[test]

@@ -37,15 +37,27 @@ pub(super) fn file_names(config: &MiaConfig) -> Vec<String> {
         .collect()
 }
 
-/// Writes every attack's scores and the membership truth into the staged output.
+/// Writes every attack's scores and the membership truth into the staged output, and retires
+/// the scores of attacks this run did not make (an older run's `scores-lira.npy`).
 pub(super) fn write(
-    staged: &Staged,
+    staged: &mut Staged,
     scores: &[(AttackKind, MembershipScores)],
     is_member: &Truth<Vec<bool>>,
 ) -> Result<(), ReportError> {
     for (kind, scores) in scores {
         let values = &scores.scores;
         staged.write_npy(&scores_file(*kind), &[values.len()], values)?;
+    }
+    let all = [
+        AttackKind::Quantile,
+        AttackKind::Threshold,
+        AttackKind::Loss,
+        AttackKind::Lira,
+    ];
+    for kind in all {
+        if !scores.iter().any(|(k, _)| *k == kind) {
+            staged.retire(&scores_file(kind));
+        }
     }
     let truth = membership_for_export(is_member);
     staged.write_npy(IS_MEMBER, &[truth.len()], truth)

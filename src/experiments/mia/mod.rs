@@ -399,11 +399,11 @@ pub fn run(config: MiaConfig, ctx: &mut RunContext) -> Result<MiaReport> {
         },
         config,
     };
-    let staged = output.stage()?;
+    let mut staged = output.stage()?;
     report.plot(&staged.path(PLOT), measured.curve.as_deref())?;
     let ran = scored.scores.iter().map(|(k, _)| *k);
     debug_assert!(ran.eq(arrays::attack_kinds(&report.config)), "as prepared");
-    arrays::write(&staged, &scored.scores, &is_member)?;
+    arrays::write(&mut staged, &scored.scores, &is_member)?;
     staged.write_json(METRICS, &report)?;
     staged.commit()?;
     if !report.errors.is_empty() {
