@@ -119,6 +119,85 @@ fn group_rows(group: &Group<'_>) -> Vec<Vec<String>> {
     rows
 }
 
+/// The canary audit of membership runs that plant canaries: the canary attack against the DP
+/// ceiling, and whether the exact test found the ceiling broken (the run then exits 1).
+pub fn canary_table(runs: &[&Run]) -> String {
+    let mut rows = Vec::new();
+    for group in groups(runs, "mia") {
+        let first = &group.first().metrics;
+        let c = &first["canaries"];
+        if c.is_null() {
+            continue;
+        }
+        let broken = first["config"]["membership"]["audit_break"]
+            .as_str()
+            .filter(|b| *b != "none")
+            .unwrap_or("–");
+        let metrics: Vec<&Value> = group.runs.iter().map(|r| &r.metrics).collect();
+        let over = |f: &dyn Fn(&Value) -> Option<f64>| Summary::over(metrics.iter().copied(), f);
+        let attack =
+            |m: &Value, path: &dyn Fn(&Value) -> Option<f64>| path(&m["canaries"]["attack"]);
+        let ceiling = &c["dp_ceiling"];
+        let violations: Vec<usize> = metrics
+            .iter()
+            .map(|m| {
+                m["canaries"]["dp_ceiling"]["test"]["violations"]
+                    .as_array()
+                    .map_or(0, Vec::len)
+            })
+            .collect();
+        let check = if violations.iter().all(|&v| v == 0) {
+            "respected".to_string()
+        } else {
+            let list: Vec<String> = violations.iter().map(usize::to_string).collect();
+            format!("**{} violations**", list.join(", "))
+        };
+        rows.push(vec![
+            group.label(),
+            broken.to_string(),
+            group.seeds().to_string(),
+            c["canaries"].to_string(),
+            format!(
+                "{} ({})",
+                privacy_label(first),
+                pct(over(&|m| m["target"]["test_accuracy"].as_f64()))
+            ),
+            num(over(&|m| attack(m, &|a| a["auc"]["estimate"].as_f64())), 3),
+            format!(
+                "**{}**",
+                pct(over(&|m| attack(m, &|a| {
+                    a["tpr_at_fpr"][1]["tpr"]["estimate"].as_f64()
+                })))
+            ),
+            num(
+                over(&|m| attack(m, &|a| a["max_advantage"]["estimate"].as_f64())),
+                3,
+            ),
+            format!(
+                "{} / {}",
+                json_pct(&ceiling["max_tpr_at_fpr"][1][1]),
+                super::cell::json_num(&ceiling["max_advantage"], 3)
+            ),
+            check,
+        ]);
+    }
+    table(
+        &[
+            "canary run",
+            "broken on purpose",
+            "seeds",
+            "canaries",
+            "target (test accuracy)",
+            "canary attack AUC",
+            "TPR at 1% FPR",
+            "max advantage",
+            "DP ceiling at 1% FPR / advantage",
+            "exact test of the ceiling",
+        ],
+        &rows,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +237,23 @@ mod tests {
             "{}",
             lines[4]
         );
+    }
+
+    #[test]
+    fn a_canary_run_shows_its_attack_against_the_ceiling_and_the_tests_verdict() {
+        let mut run = mia("c", 0, 0.5);
+        run.metrics["config"]["membership"] = json!({"audit_break": "noise"});
+        run.metrics["canaries"] = json!({"canaries": 500,
+            "attack": {"auc": {"estimate": 0.881}, "max_advantage": {"estimate": 0.606},
+                       "tpr_at_fpr": [{}, {"tpr": {"estimate": 0.334}}]},
+            "dp_ceiling": {"max_tpr_at_fpr": [[0.001, 0.0034], [0.01, 0.0261]],
+                           "max_advantage": 0.1517,
+                           "test": {"violations": [1, 2, 3]}}});
+        let plain = mia("p", 0, 0.5);
+        let table = canary_table(&[&run, &plain]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3, "{table}");
+        assert!(lines[2].starts_with("| `c` | noise | 1 | 500 | ε = 3.00 (85.00%) | 0.881 | **33.40%** | 0.606 | 2.61% / 0.152 | **3 violations** |"), "{}", lines[2]);
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub enum Table {
     Train,
     /// Membership inference with the DP ceilings.
     Mia,
+    /// The canary audits of membership runs.
+    MiaCanaries,
     /// Gradient inversion per batch, aggregation, attack and ε.
     GradientInversion,
     /// The imprint attack per federation, bins, ε and noise, beside the formula.
@@ -61,12 +63,13 @@ pub enum Table {
 }
 
 /// Every table's name, in the order `all` prints them.
-const NAMES: [(&str, Table); 9] = [
+const NAMES: [(&str, Table); 10] = [
     ("all", Table::All),
     ("reference", Table::Reference),
     ("train", Table::Train),
     ("federated", Table::Federated),
     ("mia", Table::Mia),
+    ("mia-canaries", Table::MiaCanaries),
     ("gradient-inversion", Table::GradientInversion),
     ("global-model", Table::GlobalModel),
     ("global-model-training", Table::GlobalModelTraining),
@@ -83,7 +86,7 @@ impl Table {
     fn experiment(self) -> Option<&'static str> {
         match self {
             Table::Train => Some("train"),
-            Table::Mia => Some("mia"),
+            Table::Mia | Table::MiaCanaries => Some("mia"),
             Table::GradientInversion => Some("gradient-inversion"),
             Table::GlobalModel | Table::GlobalModelTraining => Some("global-model-attack"),
             Table::Audit => Some("audit"),
@@ -98,6 +101,7 @@ impl Table {
             Table::All => all(runs),
             Table::Train => train::train_table(runs),
             Table::Mia => mia::mia_table(runs),
+            Table::MiaCanaries => mia::canary_table(runs),
             Table::GradientInversion => gradient_inversion::gradient_inversion_table(runs),
             Table::GlobalModel => global_model::global_model_table(runs),
             Table::GlobalModelTraining => global_model::global_model_training_table(runs),
@@ -115,6 +119,7 @@ fn heading(table: Table) -> &'static str {
         Table::Train => "Training (non-private and DP-SGD)",
         Table::Federated => "Federated learning",
         Table::Mia => "Membership inference",
+        Table::MiaCanaries => "Membership inference: canary audits",
         Table::GradientInversion => "Gradient inversion",
         Table::GlobalModel => "Global-model (imprint) attack",
         Table::GlobalModelTraining => "Global model accuracy under the DP aggregate",
@@ -132,13 +137,15 @@ fn all(runs: &[&Run]) -> String {
             Some(e) => runs.iter().any(|r| r.experiment() == e),
             None => true,
         };
-        if !has_runs {
+        let rendered = table.render(runs);
+        // A table with its header and rule only (no canary run among the mia runs) is left out.
+        if !has_runs || rendered.lines().count() <= 2 {
             continue;
         }
         if !out.is_empty() {
             out.push('\n');
         }
-        out.push_str(&format!("**{}**\n\n{}", heading(table), table.render(runs)));
+        out.push_str(&format!("**{}**\n\n{rendered}", heading(table)));
     }
     out
 }
