@@ -93,15 +93,18 @@ impl Group<'_> {
         self.runs.len()
     }
 
-    /// The cases of every run of the group (the attacks' `cases` arrays), gathered by `key` in
+    /// The cases of every run of the group (the attacks' `cases` arrays), run by run.
+    pub fn cases(&self) -> impl Iterator<Item = &Value> {
+        self.runs
+            .iter()
+            .flat_map(|r| r.metrics["cases"].as_array().into_iter().flatten())
+    }
+
+    /// The cases of every run of the group, gathered by `key` in
     /// the order each key first appears: one table row each, over case seeds and run seeds.
     pub fn cases_by(&self, key: impl Fn(&Value) -> String) -> Vec<Vec<&Value>> {
         let mut rows: Vec<(String, Vec<&Value>)> = Vec::new();
-        let cases = self
-            .runs
-            .iter()
-            .flat_map(|r| r.metrics["cases"].as_array().into_iter().flatten());
-        for case in cases {
+        for case in self.cases() {
             let k = key(case);
             match rows.iter_mut().find(|(r, _)| *r == k) {
                 Some((_, same)) => same.push(case),

@@ -48,13 +48,7 @@ pub(super) fn write(
         let values = &scores.scores;
         staged.write_npy(&scores_file(*kind), &[values.len()], values)?;
     }
-    let all = [
-        AttackKind::Quantile,
-        AttackKind::Threshold,
-        AttackKind::Loss,
-        AttackKind::Lira,
-    ];
-    for kind in all {
+    for &kind in <AttackKind as clap::ValueEnum>::value_variants() {
         if !scores.iter().any(|(k, _)| *k == kind) {
             staged.retire(&scores_file(kind));
         }

@@ -38,26 +38,29 @@ fn leakage_series(
     leakage: Leakage,
     series_of: impl Fn(&Value) -> Option<String>,
 ) -> Vec<Series> {
-    let mut by: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    // (series, ε bits) -> values; ε = ∞ included (its bits sort last among positives).
+    let mut by: BTreeMap<(String, u64), Vec<f64>> = BTreeMap::new();
     let mut palette = Palette::default();
     for c in cases {
-        let (Some(name), Some(v)) = (series_of(c), leakage.of(c)) else {
+        let (Some(name), Some(v), Some(eps)) = (
+            series_of(c),
+            leakage.of(c),
+            epsilon_from_json(&c["epsilon"]),
+        ) else {
             continue;
         };
         palette.get(&name);
-        by.entry((name, c["epsilon"].to_string()))
-            .or_default()
-            .push(v);
+        by.entry((name, eps.to_bits())).or_default().push(v);
     }
-    for ((name, eps), values) in by {
-        let eps = epsilon_from_json(&serde_json::from_str(&eps).unwrap_or(Value::Null));
+    for ((name, bits), values) in by {
+        let eps = f64::from_bits(bits);
         let Some(s) = Summary::of(values) else {
             continue;
         };
-        match eps {
-            Some(e) if e.is_finite() => palette.get(&name).points.push((e, s.mean, s.std)),
-            Some(_) => palette.get(&name).level = Some(s.mean),
-            None => {}
+        if eps.is_finite() {
+            palette.get(&name).points.push((eps, s.mean, s.std));
+        } else {
+            palette.get(&name).level = Some(s.mean);
         }
     }
     palette.into_series()

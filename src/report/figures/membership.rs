@@ -8,16 +8,16 @@ use serde_json::Value;
 use super::{Palette, mean_sd, spent_epsilon};
 use crate::report::ReportError;
 use crate::report::plot::{Curve, roc_png};
-use crate::report::tables::{Group, Run, Summary, attacks, groups, model_name, privacy_label};
+use crate::report::tables::{
+    Group, Run, Summary, attacks, broken_on_purpose, groups, model_name, privacy_label,
+};
 use crate::report::xy_plot::{Scale, Series, XyPlot};
 
 /// Membership runs that attack a plain target: canary runs and positive controls are audits,
 /// with their own ceilings, and are left out.
 fn plain_mia(group: &Group<'_>) -> bool {
     let membership = &group.first().metrics["config"]["membership"];
-    let broken = membership["audit_break"]
-        .as_str()
-        .is_some_and(|b| b != "none");
+    let broken = broken_on_purpose(membership).is_some();
     membership["canaries"].as_u64().unwrap_or(0) == 0 && !broken
 }
 
@@ -50,7 +50,7 @@ pub(super) fn mia_plots(runs: &[&Run]) -> Vec<XyPlot> {
                 let Some((tpr, sd)) = tpr else { continue };
                 match eps {
                     Some(e) => palette.get(&label(m, name)).points.push((e, tpr, sd)),
-                    None if palette.series.contains_key(&label(m, name)) => {
+                    None if palette.has(&label(m, name)) => {
                         palette.get(&label(m, name)).level = Some(tpr);
                     }
                     None => {}

@@ -18,7 +18,6 @@ mod membership;
 mod recovered;
 mod training;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -116,36 +115,39 @@ fn spent_epsilon(metrics: &Value) -> Option<f64> {
     epsilon_from_json(&metrics["privacy"]["epsilon"]).filter(|e| e.is_finite())
 }
 
-/// Series keyed by a label, in first-seen order of their colour.
+/// Series named by a label, each coloured in the order its label was first seen.
 #[derive(Default)]
 struct Palette {
-    series: BTreeMap<String, Series>,
-    order: Vec<String>,
+    series: Vec<Series>,
 }
 
 impl Palette {
+    fn has(&self, name: &str) -> bool {
+        self.series.iter().any(|s| s.name == name)
+    }
+
+    /// The series of this label, created (with the next colour) when new.
     fn get(&mut self, name: &str) -> &mut Series {
-        if !self.series.contains_key(name) {
-            let color = self.order.len();
-            self.order.push(name.to_string());
-            self.series.insert(
-                name.to_string(),
-                Series {
+        let i = match self.series.iter().position(|s| s.name == name) {
+            Some(i) => i,
+            None => {
+                let color = self.series.len();
+                self.series.push(Series {
                     name: name.to_string(),
                     color,
                     ..Series::default()
-                },
-            );
-        }
-        self.series.get_mut(name).unwrap_or_else(|| unreachable!())
+                });
+                color
+            }
+        };
+        &mut self.series[i]
     }
 
-    /// The series in first-seen order, their points sorted by x; series with neither points
-    /// nor a level dropped.
-    fn into_series(mut self) -> Vec<Series> {
-        self.order
-            .iter()
-            .filter_map(|n| self.series.remove(n))
+    /// The series in first-seen order, their points sorted by x; series without points
+    /// dropped.
+    fn into_series(self) -> Vec<Series> {
+        self.series
+            .into_iter()
             .map(|mut s| {
                 s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
                 s

@@ -22,7 +22,7 @@ pub(super) fn accuracy_plots(runs: &[&Run]) -> Vec<XyPlot> {
     for g in &train {
         let m = &g.first().metrics;
         let name = model_name(&m["config"]);
-        if m["privacy"].is_null() && models.series.contains_key(&name) {
+        if m["privacy"].is_null() && models.has(&name) {
             models.get(&name).level = test_accuracy(g).map(|(a, _)| a);
         }
     }

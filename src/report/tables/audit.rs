@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::cell::{Summary, epsilon, num, pct, table};
+use super::cell::{Summary, broken_on_purpose, epsilon, num, pct, table};
 use crate::report::runs::{Group, Run, groups};
 
 /// One row per privacy level of each audit run (a group of seeds shares its rows).
@@ -35,10 +35,7 @@ pub fn audit_table(runs: &[&Run]) -> String {
 fn group_rows(group: &Group<'_>) -> Vec<Vec<String>> {
     let first = &group.first().metrics;
     let audit = &first["config"]["audit"];
-    let broken = match audit["audit_break"].as_str() {
-        None | Some("none") => "–".to_string(),
-        Some(b) => b.to_string(),
-    };
+    let broken = broken_on_purpose(audit).unwrap_or("–").to_string();
     let canaries = format!(
         "{} {}",
         first["canaries"],

@@ -105,6 +105,13 @@ pub fn epsilon_value(v: &Value) -> Option<f64> {
     crate::privacy::epsilon_from_json(v)
 }
 
+/// The positive control a run was broken with (`--audit-break noise` / `clip`), read from its
+/// config section (`audit` or `membership`); `None` for a correct run, which records `"none"`
+/// (older runs: no key).
+pub fn broken_on_purpose(section: &Value) -> Option<&str> {
+    section["audit_break"].as_str().filter(|b| *b != "none")
+}
+
 /// The median of `values` (`None` when empty).
 pub fn median(mut values: Vec<f64>) -> Option<f64> {
     if values.is_empty() {

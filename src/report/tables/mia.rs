@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::cell::{Summary, epsilon, json_pct, num, pct, table};
+use super::cell::{Summary, broken_on_purpose, epsilon, json_pct, num, pct, table};
 use crate::report::runs::{Group, Run, groups};
 
 /// The attacks of one run: the headline attack, then its baselines.
@@ -129,10 +129,7 @@ pub fn canary_table(runs: &[&Run]) -> String {
         if c.is_null() {
             continue;
         }
-        let broken = first["config"]["membership"]["audit_break"]
-            .as_str()
-            .filter(|b| *b != "none")
-            .unwrap_or("–");
+        let broken = broken_on_purpose(&first["config"]["membership"]).unwrap_or("–");
         let metrics: Vec<&Value> = group.runs.iter().map(|r| &r.metrics).collect();
         let over = |f: &dyn Fn(&Value) -> Option<f64>| Summary::over(metrics.iter().copied(), f);
         let attack =

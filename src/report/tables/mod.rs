@@ -29,6 +29,7 @@ use std::path::Path;
 
 pub use crate::report::runs::{Group, Run, TableError, collect_runs, groups};
 pub use cell::Summary;
+pub(crate) use cell::broken_on_purpose;
 pub(crate) use mia::{attacks, privacy_label};
 pub(crate) use train::model_name;
 

@@ -98,12 +98,7 @@ fn cases<'g>(
     keep: impl Fn(&Value) -> bool,
 ) -> Option<(&'g Group<'g>, Vec<&'g Value>)> {
     groups.iter().find_map(|g| {
-        let picked: Vec<&Value> = g
-            .runs
-            .iter()
-            .flat_map(|r| r.metrics["cases"].as_array().into_iter().flatten())
-            .filter(|c| keep(c))
-            .collect();
+        let picked: Vec<&Value> = g.cases().filter(|c| keep(c)).collect();
         (!picked.is_empty()).then_some((g, picked))
     })
 }
@@ -139,12 +134,7 @@ fn imprint_undefended(groups: &[Group<'_>]) -> Option<(String, String)> {
     // A run without DP at all, before the ε = ∞ baseline of a DP run.
     let no_dp: Vec<Group<'_>> = groups
         .iter()
-        .filter(|g| {
-            g.runs
-                .iter()
-                .flat_map(|r| r.metrics["cases"].as_array().into_iter().flatten())
-                .all(undefended)
-        })
+        .filter(|g| g.cases().all(undefended))
         .cloned()
         .collect();
     let keep = |c: &Value| imprint(c) && undefended(c);
