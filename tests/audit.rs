@@ -245,8 +245,14 @@ fn a_correct_quick_audit_reports_both_accountants_and_stays_below_them() {
     assert!((pld - 2.0).abs() < 0.01 && rdp > pld, "{pld} {rdp}");
     assert!(level["epsilon_steinke"].as_f64().unwrap() <= pld);
     assert!(level["fdp"]["epsilon"].as_f64().unwrap() <= pld);
-    // Nothing proven at m = 100: no noise multiplier is rejected.
-    assert_eq!(level["fdp"]["noise_multiplier"], "inf");
+    // Little is proven at m = 100: at most a noise multiplier far above the run's own is ruled
+    // out ("inf" when none is; seed 0 gets 63 of 100 guesses right, a bound at σ ≈ 31 for σ 1.9).
+    let proven = &level["fdp"]["noise_multiplier"];
+    let sigma = level["privacy"]["noise_multiplier"].as_f64().unwrap();
+    assert!(
+        proven == "inf" || proven.as_f64().unwrap() > 5.0 * sigma,
+        "{proven} vs {sigma}"
+    );
     assert_eq!(level["contradiction"], false);
     assert_eq!(level["contradicted_by"], serde_json::json!([]));
     assert_eq!(m["canaries"], 100, "--quick keeps 100 canaries");

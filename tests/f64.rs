@@ -496,3 +496,31 @@ fn the_cnns_explicit_backward_equals_burns_autodiff_in_f64() {
         assert!(worst < 1e-10, "{activation:?}: {worst}");
     }
 }
+
+/// The f64 path of the Gaussian mechanism (noise drawn in f32, added and scaled in f64) adds
+/// to a gradient exactly the noise it adds to zero: `noisy(g) = g / (q·N) + noisy(0)`.
+#[test]
+fn the_noise_added_to_an_f64_gradient_is_the_noise_added_to_zero() {
+    use ppml::train::dp::{DpSgd, ParamGrads, add_noise};
+    use rand::SeedableRng;
+    let device = f64_device();
+    let dp = DpSgd::new(0.01, 2.0, 0.5, 1000).unwrap();
+    let n = 20_000;
+    let g: Vec<f64> = (0..n).map(|i| ((i % 97) as f64 - 48.0) / 16.0).collect();
+    let noisy = |v: Vec<f64>| {
+        let mut grads = ParamGrads::default();
+        let id = burn::module::ParamId::new();
+        grads.insert(id, Tensor::<1>::from_data(TensorData::new(v, [n]), &device));
+        let noisy = add_noise(grads, &dp, &mut rand::rngs::StdRng::seed_from_u64(5));
+        values(noisy.get(id).unwrap().clone())
+    };
+    let (on_g, on_zero) = (noisy(g.clone()), noisy(vec![0.0; n]));
+    assert!(on_zero.iter().any(|&z| z != 0.0));
+    for ((a, z), g) in on_g.iter().zip(&on_zero).zip(&g) {
+        assert!(
+            (a - (g / 10.0 + z)).abs() < 1e-12,
+            "{a} vs {}",
+            g / 10.0 + z
+        );
+    }
+}

@@ -16,6 +16,7 @@ mod audit;
 mod clip;
 mod grads;
 mod noise;
+mod normal;
 mod oracle;
 mod sampler;
 mod step;
