@@ -40,6 +40,14 @@ impl Backend {
     }
 }
 
+/// Whether `device` is one of the CPU backends (flex, ndarray), whose tensors host code can read
+/// and write without a transfer.
+pub fn on_host(device: &Device) -> bool {
+    #[allow(deprecated)] // ndarray: deprecated upstream, still one of ppml's backends
+    let ndarray = Device::ndarray();
+    *device == Device::flex() || *device == ndarray
+}
+
 #[cfg(feature = "wgpu")]
 fn wgpu_device() -> Result<Device, ConfigError> {
     Ok(Device::wgpu(Default::default()))

@@ -26,13 +26,6 @@ use super::kernels::{self, Nhwc, PAD, Pooled, Real};
 use super::{Cnn, K1, K2, P1, S1, S2, out_side, patch_indices};
 use crate::model::{LayerGrads, WeightLayout};
 
-/// Whether `device` is one of the CPU backends, whose tensors the kernels read in place.
-pub(super) fn on_host(device: &Device) -> bool {
-    #[allow(deprecated)] // ndarray: deprecated upstream, still one of ppml's backends
-    let ndarray = Device::ndarray();
-    *device == Device::flex() || *device == ndarray
-}
-
 /// The forward pass's outputs, and what the backward pass reads.
 struct Trace<T> {
     /// conv1's im2col input, `[batch, s1², 64]`.

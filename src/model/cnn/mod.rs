@@ -108,7 +108,7 @@ impl Cnn {
     /// - output: `[batch, classes]`
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let device = images.device();
-        if !device.is_autodiff() && host::on_host(&device) {
+        if !device.is_autodiff() && crate::device::on_host(&device) {
             // Inference on a CPU: the same function through `host.rs`'s kernels.
             return self.host_forward(images);
         }
@@ -163,7 +163,7 @@ impl Cnn {
         images: Tensor<4>,
         output_grad: impl FnOnce(Tensor<2>) -> Tensor<2>,
     ) -> Option<(Vec<LayerGrads>, Tensor<2>)> {
-        host::on_host(&images.device()).then(|| self.host_backprop(images, output_grad))
+        crate::device::on_host(&images.device()).then(|| self.host_backprop(images, output_grad))
     }
 
     /// The 8×8 input patches of the first convolution, zero padding included.
