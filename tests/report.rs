@@ -4,6 +4,13 @@
 use crate::common::{fixtures, ppml};
 use ppml::report::tables::{BEGIN, END};
 use serde_json::json;
+use std::ffi::OsStr;
+use std::path::Path;
+
+/// `ppml report RESULTS ARGS…`, run in `dir`.
+fn report(dir: &Path, results: &Path, args: &[&OsStr]) -> assert_cmd::assert::Assert {
+    ppml(dir).arg("report").arg(results).args(args).assert()
+}
 
 #[test]
 fn report_writes_the_table_into_the_markdown_and_check_detects_staleness() {
@@ -32,26 +39,15 @@ fn report_writes_the_table_into_the_markdown_and_check_detects_staleness() {
     .unwrap();
 
     // Stale: --check fails with exit 1 and changes nothing.
+    let markdown = [OsStr::new("--markdown"), readme.as_os_str()];
     let check = |code: i32| {
-        ppml(dir.path())
-            .arg("report")
-            .arg(&results)
-            .arg("--markdown")
-            .arg(&readme)
-            .arg("--check")
-            .assert()
-            .code(code)
+        let args = [markdown[0], markdown[1], OsStr::new("--check")];
+        report(dir.path(), &results, &args).code(code)
     };
     check(1);
     assert!(std::fs::read_to_string(&readme).unwrap().contains("stale"));
 
-    ppml(dir.path())
-        .arg("report")
-        .arg(&results)
-        .arg("--markdown")
-        .arg(&readme)
-        .assert()
-        .success();
+    report(dir.path(), &results, &markdown).success();
     let text = std::fs::read_to_string(&readme).unwrap();
     assert!(
         !text.contains("stale") && text.ends_with(&format!("{END}\nrest\n")),
@@ -73,11 +69,7 @@ fn report_writes_the_table_into_the_markdown_and_check_detects_staleness() {
     .unwrap();
     std::fs::create_dir_all(results.join("foreign")).unwrap();
     std::fs::write(results.join("foreign/metrics.json"), r#"{"accuracy": 0.9}"#).unwrap();
-    let assert = ppml(dir.path())
-        .arg("report")
-        .arg(&results)
-        .assert()
-        .success();
+    let assert = report(dir.path(), &results, &[]).success();
     let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
     assert!(stdout.contains("`mlp-quick` (quick)"), "{stdout}");
@@ -95,9 +87,22 @@ fn report_writes_the_table_into_the_markdown_and_check_detects_staleness() {
 #[test]
 fn report_on_a_folder_without_results_exits_2() {
     let dir = tempfile::tempdir().unwrap();
-    let assert = ppml(dir.path()).args(["report", "."]).assert().code(2);
+    let assert = report(dir.path(), Path::new("."), &[]).code(2);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
     assert!(stderr.contains("no */metrics.json"), "{stderr}");
+}
+
+/// A folder whose only metrics.json is corrupt: exit 2, and the message names that file and
+/// why it was skipped instead of claiming there is none.
+#[test]
+fn report_on_a_folder_of_unreadable_results_names_them_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("r/x")).unwrap();
+    std::fs::write(dir.path().join("r/x/metrics.json"), r#"{"experiment": "tr"#).unwrap();
+    let assert = report(dir.path(), &dir.path().join("r"), &[]).code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(stderr.contains("no readable ppml result"), "{stderr}");
+    assert!(stderr.contains("x/metrics.json"), "{stderr}");
 }
 
 /// A DP training run's metrics.json, as `ppml run train` writes its fields that tables read.
@@ -136,13 +141,8 @@ fn seeds_of_one_run_are_one_row_with_mean_and_std_and_blocks_select_their_runs()
         format!("a\n{BEGIN}train runs=dp-eps -->\n{END}\nb\n{BEGIN}reference -->\n{END}\n"),
     )
     .unwrap();
-    ppml(dir.path())
-        .arg("report")
-        .arg(&results)
-        .arg("--markdown")
-        .arg(&readme)
-        .assert()
-        .success();
+    let markdown = [OsStr::new("--markdown"), readme.as_os_str()];
+    report(dir.path(), &results, &markdown).success();
     let text = std::fs::read_to_string(&readme).unwrap();
     // Mean 0.85, sample standard deviation 0.01, over 3 seeds; the filtered block has one row.
     assert!(
@@ -160,13 +160,7 @@ fn seeds_of_one_run_are_one_row_with_mean_and_std_and_blocks_select_their_runs()
 
     // A block whose runs are not in the folder: exit 2, naming the line, nothing rewritten.
     std::fs::write(&readme, format!("{BEGIN}mia -->\nold\n{END}\n")).unwrap();
-    let assert = ppml(dir.path())
-        .arg("report")
-        .arg(&results)
-        .arg("--markdown")
-        .arg(&readme)
-        .assert()
-        .code(2);
+    let assert = report(dir.path(), &results, &markdown).code(2);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
     assert!(stderr.contains("line 1: no mia run"), "{stderr}");
     assert!(std::fs::read_to_string(&readme).unwrap().contains("old"));
@@ -180,13 +174,12 @@ fn plots_are_written_for_what_the_folder_holds_and_the_rest_is_named() {
     write_run(&results, "dp-eps3", &train_metrics(0, Some(3.0), 0.867));
     write_run(&results, "nodp", &train_metrics(0, None, 0.894));
     let plots = dir.path().join("plots");
-    let assert = ppml(dir.path())
-        .arg("report")
-        .arg(&results)
-        .arg("--plots")
-        .arg(&plots)
-        .assert()
-        .success();
+    let assert = report(
+        dir.path(),
+        &results,
+        &[OsStr::new("--plots"), plots.as_os_str()],
+    )
+    .success();
     let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
     let png = std::fs::read(plots.join("accuracy-vs-epsilon.png")).unwrap();
     assert_eq!(&png[1..4], b"PNG");

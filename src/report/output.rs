@@ -238,23 +238,13 @@ impl Staged {
         let mut made = Vec::new();
         let result = (|| -> Result<(), ReportError> {
             // Retired files go aside with the replaced ones and are deleted with them.
-            for name in &self.retired {
-                let target = out.join(name);
-                if target.is_file() {
-                    let aside = old.join(name);
-                    make_parent(&aside, None)?;
-                    std::fs::rename(&target, aside).map_err(io_error(&target))?;
-                    moved_aside.push(name.clone());
-                }
-            }
-            for name in order.iter().rev() {
-                let target = out.join(name);
-                if target.exists() {
-                    let aside = old.join(name);
-                    make_parent(&aside, None)?;
-                    std::fs::rename(&target, aside).map_err(io_error(&target))?;
-                    moved_aside.push(name.clone());
-                }
+            let retired = self.retired.iter().filter(|name| out.join(name).is_file());
+            let replaced = order.iter().rev().filter(|name| out.join(name).exists());
+            for name in retired.chain(replaced) {
+                let (target, aside) = (out.join(name), old.join(name));
+                make_parent(&aside, None)?;
+                std::fs::rename(&target, aside).map_err(io_error(&target))?;
+                moved_aside.push(name.clone());
             }
             for name in &order {
                 let target = out.join(name);

@@ -20,6 +20,9 @@ pub enum TableError {
     NotMetrics { path: PathBuf, reason: String },
     #[error("no */metrics.json under {}", .0.display())]
     Empty(PathBuf),
+    /// Files were found but none is a readable ppml result: each with why.
+    #[error("no readable ppml result under {}: {}", dir.display(), skipped.join("; "))]
+    NoneReadable { dir: PathBuf, skipped: Vec<String> },
     #[error(
         "{} has no generated block (a line \"<!-- ppml report: TABLE -->\", the table's \
          lines, then \"<!-- ppml report: end -->\")",
@@ -166,7 +169,14 @@ pub fn collect_runs(dir: &Path) -> Result<(Vec<Run>, Vec<TableError>), TableErro
         }
     }
     if runs.is_empty() {
-        return Err(TableError::Empty(dir.to_path_buf()));
+        return Err(if skipped.is_empty() {
+            TableError::Empty(dir.to_path_buf())
+        } else {
+            TableError::NoneReadable {
+                dir: dir.to_path_buf(),
+                skipped: skipped.iter().map(ToString::to_string).collect(),
+            }
+        });
     }
     // Folders sort as text (`…-seed10` before `…-seed2`); a seed's number orders its runs.
     runs.sort_by(|a, b| {

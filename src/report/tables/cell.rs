@@ -139,6 +139,14 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// [`table`] whose first column names the run, shown only when `several` groups share the table
+/// (with one, every row would repeat the same name). `header` and every row start with it.
+pub fn table_with_run_column(several: bool, header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let skip = usize::from(!several);
+    let rows: Vec<Vec<String>> = rows.into_iter().map(|r| r[skip..].to_vec()).collect();
+    table(&header[skip..], &rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,9 @@
 
 use serde_json::Value;
 
-use super::cell::{Summary, epsilon_short, epsilon_value, json_num, median, num, pct, table};
+use super::cell::{
+    Summary, epsilon_short, epsilon_value, json_num, median, num, pct, table_with_run_column,
+};
 use crate::report::runs::{Run, groups};
 
 /// `1536 (64·m)`, or the oracle's cut-offs.
@@ -61,10 +63,7 @@ pub fn global_model_table(runs: &[&Run]) -> String {
                     .filter_map(|c| c["seconds"]["round"].as_f64())
                     .collect(),
             );
-            let mut row = Vec::new();
-            if several {
-                row.push(group.label());
-            }
+            let mut row = vec![group.label()];
             row.extend([
                 c["attack"].as_str().unwrap_or("imprint").to_string(),
                 c["parties"].to_string(),
@@ -85,11 +84,8 @@ pub fn global_model_table(runs: &[&Run]) -> String {
             rows.push(row);
         }
     }
-    let mut header = Vec::new();
-    if several {
-        header.push("run");
-    }
-    header.extend([
+    let header = [
+        "run",
         "attack",
         "n",
         "B",
@@ -105,8 +101,8 @@ pub fn global_model_table(runs: &[&Run]) -> String {
         "mean SSIM",
         "cases",
         "seconds: round (median)",
-    ]);
-    table(&header, &rows)
+    ];
+    table_with_run_column(several, &header, rows)
 }
 
 /// The formula's expected exact count, m·(1 − 1/k)^(m − 1) (a sample comes back exactly when
@@ -158,10 +154,7 @@ pub fn global_model_training_table(runs: &[&Run]) -> String {
                 .iter()
                 .filter_map(|r| r.metrics["training"].get(i))
                 .collect();
-            let mut row = Vec::new();
-            if several {
-                row.push(group.label());
-            }
+            let mut row = vec![group.label()];
             row.extend([
                 t["parties"].to_string(),
                 t["batch_size"].to_string(),
@@ -182,11 +175,8 @@ pub fn global_model_training_table(runs: &[&Run]) -> String {
             rows.push(row);
         }
     }
-    let mut header = Vec::new();
-    if several {
-        header.push("run");
-    }
-    header.extend([
+    let header = [
+        "run",
         "n",
         "B",
         "ε",
@@ -196,8 +186,8 @@ pub fn global_model_training_table(runs: &[&Run]) -> String {
         "seeds",
         "test accuracy",
         "seconds",
-    ]);
-    table(&header, &rows)
+    ];
+    table_with_run_column(several, &header, rows)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::cell::{Summary, epsilon_short, median, num, table};
+use super::cell::{Summary, epsilon_short, median, num, table_with_run_column};
 use crate::report::runs::{Run, groups};
 
 /// What the server attacked: one party's upload or the sum.
@@ -51,10 +51,7 @@ pub fn gradient_inversion_table(runs: &[&Run]) -> String {
                     .collect(),
             );
             let seconds = median(same.iter().filter_map(|c| c["seconds"].as_f64()).collect());
-            let mut row = Vec::new();
-            if several {
-                row.push(group.label());
-            }
+            let mut row = vec![group.label()];
             row.extend([
                 c["batch_size"].to_string(),
                 c["aggregation"].as_str().unwrap_or("?").to_string(),
@@ -84,11 +81,8 @@ pub fn gradient_inversion_table(runs: &[&Run]) -> String {
         .find_map(|r| r.metrics["cases"][0]["threshold"].as_f64())
         .map_or("threshold".into(), |t| t.to_string());
     let recovered = format!("recovered (SSIM ≥ {threshold})");
-    let mut header = Vec::new();
-    if several {
-        header.push("run");
-    }
-    header.extend([
+    let header = [
+        "run",
         "batch",
         "aggregation",
         "attacked",
@@ -100,8 +94,8 @@ pub fn gradient_inversion_table(runs: &[&Run]) -> String {
         "PSNR of mean MSE (median)",
         "label counts right",
         "seconds (median)",
-    ]);
-    table(&header, &rows)
+    ];
+    table_with_run_column(several, &header, rows)
 }
 
 #[cfg(test)]

@@ -82,7 +82,7 @@ fn row(group: &Group<'_>) -> Vec<String> {
         eps,
         sigma,
         q,
-        m["steps"].to_string(),
+        json_num(&m["steps"], 0),
         format!("**{}**", pct(test)),
         pct(train),
     ]

@@ -28,7 +28,7 @@ pub fn add_noise(clipped_sum: ParamGrads, dp: &DpSgd, rng: &mut StdRng) -> Param
             return g * scale;
         }
         let n = g.dims()[0];
-        let seeds: Vec<u64> = (0..n.div_ceil(CHUNK)).map(|_| rng.random()).collect();
+        let seeds = chunk_seeds(n, rng);
         let device = g.device();
         if g.dtype() == DType::F32 && on_host(&device) {
             // One fused pass over the gradient on the host, `(g + noise) · scale` in f32 as the
@@ -43,6 +43,11 @@ pub fn add_noise(clipped_sum: ParamGrads, dp: &DpSgd, rng: &mut StdRng) -> Param
             (g + noise_tensor(n, &seeds, std, &device)) * scale
         }
     })
+}
+
+/// One generator seed per chunk of `n` coordinates, drawn from the run's generator.
+fn chunk_seeds(n: usize, rng: &mut StdRng) -> Vec<u64> {
+    (0..n.div_ceil(CHUNK)).map(|_| rng.random()).collect()
 }
 
 /// The noise alone, `N(0, std²)` rounded to f32, as a tensor on `device`.
@@ -70,8 +75,7 @@ mod tests {
     use super::*;
 
     fn seeds(n: usize) -> Vec<u64> {
-        let mut rng = StdRng::seed_from_u64(9);
-        (0..n.div_ceil(CHUNK)).map(|_| rng.random()).collect()
+        chunk_seeds(n, &mut StdRng::seed_from_u64(9))
     }
 
     /// The fused host pass gives the bits the tensor path gives: `(g + noise) · scale`.
